@@ -1,0 +1,11 @@
+"""Sub-commands of the ``guardfn`` CLI, one module per command, loaded only when run.
+
+``COMMANDS`` maps a command name to ``"module:attribute"`` of a :class:`click.Command`.
+"""
+
+from __future__ import annotations
+
+COMMANDS: dict[str, str] = {
+    "demo": "guardfn.commands.demo:demo",
+    "plugins": "guardfn.commands.plugins:plugins",
+}

@@ -1,0 +1,26 @@
+"""``guardfn plugins``: the registered plugins, their hooks and where they come from."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import click
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List registered plugins with their hooks (built-in, entry point or explicit)."""
+    from guardfn.plugins import plugin_infos
+
+    infos = plugin_infos()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(info) for info in infos], indent=2))
+        return
+    for info in infos:
+        origin = info.source
+        if info.distribution:
+            origin += f" ({info.distribution} {info.version})"
+        hooks = ", ".join(h.removeprefix("guardfn_") for h in info.hooks)
+        click.echo(f"{info.name:<18} {origin:<28} {hooks}")

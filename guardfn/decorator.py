@@ -1,0 +1,150 @@
+"""``@guarded_llm``: turns a function that returns a prompt into a guarded model call.
+
+The decorator validates its options once (a ``max_tokens`` above the ceiling fails
+here, at decoration time), keeps them, and builds its :class:`~guardfn.pipeline.Engine`
+lazily on the first call (again when ``guardfn.configure`` or the plugins change).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from guardfn import plugins, settings as settings_mod
+from guardfn.call import Call, Message
+from guardfn.context import ANONYMOUS, current_user
+from guardfn.errors import ConfigurationError, InvalidPrompt
+from guardfn.pipeline import Engine
+
+F = TypeVar("F", bound=Callable[..., Any])
+ROLES = frozenset({"system", "user", "assistant"})
+
+
+class GuardedFunction:
+    """The configuration of one decorated function (the decorator layer)."""
+
+    def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.fn = fn
+        self.options = options
+        self.name = f"{fn.__module__}.{fn.__qualname__}"
+        self.signature = inspect.signature(fn)
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.user_param = self._user_param(options.get("user"))
+        settings_mod.build_settings(settings_mod.global_defaults(), options)  # fail now, not on first call
+        self._engine: Engine | None = None
+        self._engine_version: tuple[int, int] = (-1, -1)
+        self._lock = threading.Lock()
+
+    def _user_param(self, name: str | None) -> str | None:
+        params = self.signature.parameters
+        if name is not None:
+            if name not in params:
+                raise ConfigurationError(f"user={name!r} is not a parameter of {self.fn.__qualname__}")
+            return name
+        return "user_id" if "user_id" in params else None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine for the current global settings and plugins (rebuilt when they change)."""
+        version = (settings_mod.generation(), plugins.generation())
+        engine = self._engine
+        if engine is None or self._engine_version != version:
+            with self._lock:
+                if self._engine is None or self._engine_version != version:
+                    built = settings_mod.build_settings(settings_mod.global_defaults(), self.options)
+                    self._engine = Engine(built, plugins.get_plugin_manager())
+                    self._engine_version = version
+                engine = self._engine
+        assert engine is not None
+        return engine
+
+    def new_call(self, args: tuple[Any, ...], kwargs: dict[str, Any], prompt: Any) -> Call:
+        """A fresh :class:`Call` for one invocation."""
+        engine = self.engine
+        settings = engine.settings
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        return Call(
+            function=self.name,
+            settings=settings,
+            messages=to_messages(prompt, settings.system),
+            user_id=self._user_id(arguments),
+            provider=engine.provider,
+            model=settings.model,
+            max_tokens=settings.max_tokens,
+            arguments=arguments,
+            is_async=self.is_async,
+            stream=settings.stream,
+        )
+
+    def _user_id(self, arguments: dict[str, Any]) -> str:
+        if self.user_param is not None and arguments.get(self.user_param) is not None:
+            return str(arguments[self.user_param])
+        return current_user() or ANONYMOUS
+
+
+def to_messages(prompt: Any, system: str | None) -> list[Message]:
+    """Normalise what the prompt function returned into a fresh list of messages."""
+    if isinstance(prompt, str):
+        messages: list[Message] = [{"role": "user", "content": prompt}]
+    elif isinstance(prompt, (list, tuple)):
+        messages = []
+        for index, item in enumerate(prompt):
+            if not isinstance(item, dict) or item.get("role") not in ROLES or not isinstance(item.get("content"), str):
+                raise InvalidPrompt(
+                    f"message {index} must be a dict with role system/user/assistant and str content",
+                    hint="return a str, or a list of {'role': ..., 'content': ...} dicts",
+                )
+            messages.append({"role": item["role"], "content": item["content"]})
+    else:
+        raise InvalidPrompt(
+            f"the prompt function returned {type(prompt).__name__}, not a str or a list of messages"
+        )
+    if not any(m["role"] != "system" for m in messages):
+        raise InvalidPrompt("the prompt has no user message")
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+def guarded_llm(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Decorate a function that returns a prompt; calling it runs the guarded pipeline.
+
+    The function returns a ``str`` (sent as one user message) or a list of
+    ``{"role", "content"}`` messages. The decorated function returns the model's text,
+    or the validated object when ``schema=`` is given, or an iterator of text chunks
+    when ``stream=True``. ``async def`` functions give an awaitable that uses the SDKs'
+    async clients. Options are the fields of :class:`guardfn.settings.Settings`.
+    """
+    if fn is None:
+        return functools.partial(_decorate, options=options)
+    return _decorate(fn, options)
+
+
+def _decorate(fn: Callable[..., Any], options: dict[str, Any]) -> Any:
+    settings_mod.warn_if_literal_key(options, stacklevel=3)
+    guard = GuardedFunction(fn, options)
+
+    if guard.is_async:
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            prompt = await fn(*args, **kwargs)
+            call = guard.new_call(args, kwargs, prompt)
+            return await guard.engine.run_async(call)
+
+        async_wrapper.guard = guard  # type: ignore[attr-defined]
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        prompt = fn(*args, **kwargs)
+        call = guard.new_call(args, kwargs, prompt)
+        return guard.engine.run_sync(call)
+
+    wrapper.guard = guard  # type: ignore[attr-defined]
+    return wrapper

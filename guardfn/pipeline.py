@@ -1,0 +1,374 @@
+"""The pipeline: the fixed order of steps one guarded call goes through.
+
+::
+
+    screen_input -> transform_input -> [ resolve key -> reserve -> call_model
+        -> check_output (a Reask loops back to reserve) -> settle ] -> transform_output
+        -> record (always, exactly once)
+
+An :class:`Engine` is built once per guarded function (and again when
+``guardfn.configure`` or the registered plugins change); a :class:`~guardfn.call.Call`
+is fresh per invocation. The engine walks each hook's implementations itself, in hook
+order, so sync and async calls behave the same, every stage's time is recorded on
+``call.spans``, and an exception is attributed to the plugin that raised it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pluggy
+
+from guardfn import plugins
+from guardfn.call import Call, Reask, Response, StageSpan, StreamResponse
+from guardfn.errors import (
+    ConfigurationError,
+    GuardError,
+    InputRejected,
+    OutputRejected,
+    PluginError,
+    RateLimitExceeded,
+)
+from guardfn.keys import KeyCache
+from guardfn.settings import Settings
+
+log = logging.getLogger("guardfn")
+
+STEPS = (
+    "guardfn_configure",
+    "guardfn_select_provider",
+    "guardfn_resolve_api_key",
+    "guardfn_screen_input",
+    "guardfn_transform_input",
+    "guardfn_reserve",
+    "guardfn_call_model",
+    "guardfn_check_output",
+    "guardfn_wrap_stream",
+    "guardfn_transform_output",
+    "guardfn_settle",
+    "guardfn_record",
+)
+OBSERVERS = frozenset({"guardfn_settle", "guardfn_record"})
+BLOCKING_ERRORS = (InputRejected, RateLimitExceeded, OutputRejected)
+
+
+def outcome_of(error: BaseException | None) -> str:
+    """``"ok"``, ``"blocked"`` (a control refused) or ``"failed"`` (anything else)."""
+    if error is None:
+        return "ok"
+    return "blocked" if isinstance(error, BLOCKING_ERRORS) else "failed"
+
+
+class Engine:
+    """The settings and ordered hook implementations shared by every call of one function."""
+
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager) -> None:
+        self.settings = settings
+        disabled = frozenset(settings.disable)
+        unknown = disabled - {name for name, _ in pm.list_name_plugin()}
+        if unknown:
+            raise ConfigurationError(
+                f"disable names unknown plugin(s): {', '.join(sorted(unknown))}",
+                hint="`guardfn plugins` lists the registered names",
+            )
+        self.impls: dict[str, list[pluggy.HookImpl]] = {}
+        for step in STEPS:
+            impls = [i for i in reversed(getattr(pm.hook, step).get_hookimpls()) if i.plugin_name not in disabled]
+            for impl in impls:
+                if impl.hookwrapper or impl.wrapper:
+                    raise ConfigurationError(
+                        f"plugin {impl.plugin_name!r} implements {step} as a wrapper; guardfn runs "
+                        "hooks in order and does not support wrappers",
+                        stage="plugins",
+                    )
+            self.impls[step] = impls
+        self.keys = KeyCache()
+        for _ in self.walk_sync(None, "guardfn_configure", {"settings": settings}):
+            pass
+        provider = settings.provider or self.first_sync(
+            None, "guardfn_select_provider", {"model": settings.model, "settings": settings}
+        )
+        if not provider:
+            raise ConfigurationError(f"no provider serves model {settings.model!r}", hint="pass provider=")
+        self.provider: str = provider
+
+    # --- walking hooks ---------------------------------------------------------------
+
+    def _invoke(self, call: Call | None, step: str, impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> Any:
+        args = [kwargs[name] for name in impl.argnames]
+        start = time.time_ns()
+        error: str | None = None
+        try:
+            return impl.function(*args)
+        except (GuardError, Reask) as exc:
+            error = type(exc).__name__
+            raise
+        except Exception as exc:
+            error = type(exc).__name__
+            if step in OBSERVERS:
+                log.warning("guardfn plugin %s failed in %s: %s", impl.plugin_name, step, type(exc).__name__)
+                return None
+            raise PluginError(
+                f"plugin {impl.plugin_name!r} raised {type(exc).__name__} in {step}", stage=impl.plugin_name
+            ) from exc
+        finally:
+            if call is not None:
+                self._span(call, step, impl.plugin_name, start, error)
+
+    @staticmethod
+    def _span(call: Call, step: str, plugin: str, start: int, error: str | None) -> None:
+        end = time.time_ns()
+        call.spans.append(StageSpan(step, plugin, start, end, error))
+        key = step.removeprefix("guardfn_")
+        call.timings[key] = call.timings.get(key, 0.0) + (end - start) / 1e9
+
+    def walk_sync(self, call: Call | None, step: str, kwargs: dict[str, Any]) -> Iterator[Any]:
+        """Run every implementation of ``step`` in order, yielding each result."""
+        for impl in self.impls[step]:
+            result = self._invoke(call, step, impl, kwargs)
+            if inspect.isawaitable(result):
+                _close_awaitable(result)
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} returned an awaitable from {step} in a sync call",
+                    stage=impl.plugin_name,
+                )
+            yield result
+
+    def first_sync(self, call: Call | None, step: str, kwargs: dict[str, Any]) -> Any:
+        """The first non-``None`` result of ``step`` (a decision hook)."""
+        for result in self.walk_sync(call, step, kwargs):
+            if result is not None:
+                return result
+        return None
+
+    async def walk_async(self, call: Call, step: str, kwargs: dict[str, Any]) -> list[Any]:
+        """Run every implementation of ``step`` in order, awaiting awaitable results."""
+        results = []
+        for impl in self.impls[step]:
+            results.append(await self._invoke_async(call, step, impl, kwargs))
+        return results
+
+    async def first_async(self, call: Call, step: str, kwargs: dict[str, Any]) -> Any:
+        """The first non-``None`` (awaited) result of ``step``."""
+        for impl in self.impls[step]:
+            result = await self._invoke_async(call, step, impl, kwargs)
+            if result is not None:
+                return result
+        return None
+
+    async def _invoke_async(self, call: Call, step: str, impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> Any:
+        result = self._invoke(call, step, impl, kwargs)
+        if not inspect.isawaitable(result):
+            return result
+        start = time.time_ns()
+        error: str | None = None
+        try:
+            return await result
+        except (GuardError, Reask) as exc:
+            error = type(exc).__name__
+            raise
+        except Exception as exc:
+            error = type(exc).__name__
+            if step in OBSERVERS:
+                log.warning("guardfn plugin %s failed in %s: %s", impl.plugin_name, step, type(exc).__name__)
+                return None
+            raise PluginError(
+                f"plugin {impl.plugin_name!r} raised {type(exc).__name__} in {step}", stage=impl.plugin_name
+            ) from exc
+        finally:
+            self._span(call, step, impl.plugin_name, start, error)
+
+    # --- one call --------------------------------------------------------------------
+
+    def _api_key(self, call: Call) -> str:
+        def resolve() -> str | None:
+            result = self.first_sync(call, "guardfn_resolve_api_key", {"provider": call.provider, "settings": self.settings})
+            return result if result is None else str(result)
+
+        return self.keys.get(call.provider, resolve)
+
+    def run_sync(self, call: Call) -> Any:
+        """Run the whole pipeline for a sync call; returns text, a parsed object or a stream."""
+        try:
+            for step in ("guardfn_screen_input", "guardfn_transform_input"):
+                for _ in self.walk_sync(call, step, {"call": call}):
+                    pass
+            while True:
+                api_key = self._api_key(call)
+                for _ in self.walk_sync(call, "guardfn_reserve", {"call": call}):
+                    pass
+                response = self._call_model_sync(call, api_key)
+                if isinstance(response, StreamResponse):
+                    return self._stream_sync(call, response)
+                try:
+                    for _ in self.walk_sync(call, "guardfn_check_output", {"call": call, "response": response}):
+                        pass
+                except Reask as reask:
+                    self._settle_sync(call, response)
+                    call.messages.extend(reask.messages)
+                    call.reasks += 1
+                    continue
+                except BaseException:
+                    self._settle_sync(call, response)
+                    raise
+                self._settle_sync(call, response)
+                break
+            for _ in self.walk_sync(call, "guardfn_transform_output", {"call": call, "response": response}):
+                pass
+        except BaseException as exc:
+            self._record_sync(call, exc)
+            raise
+        self._record_sync(call, None)
+        return response.parsed if response.parsed is not None else response.text
+
+    def _call_model_sync(self, call: Call, api_key: str) -> Response | StreamResponse:
+        call.attempts += 1
+        try:
+            response = self.first_sync(call, "guardfn_call_model", {"call": call, "api_key": api_key})
+        except BaseException:
+            self._settle_sync(call, None)
+            raise
+        return self._accept_response(call, response)
+
+    def _accept_response(self, call: Call, response: Any) -> Response | StreamResponse:
+        if response is None:
+            raise ConfigurationError(
+                f"no plugin serves provider {call.provider!r}", stage="call_model", hint="install its plugin"
+            )
+        call.response = response
+        if isinstance(response, Response):
+            call.usage.add(response.usage)
+        return response  # type: ignore[no-any-return]
+
+    def _settle_sync(self, call: Call, response: Response | StreamResponse | None) -> None:
+        for _ in self.walk_sync(call, "guardfn_settle", {"call": call, "response": response}):
+            pass
+
+    def _record_sync(self, call: Call, error: BaseException | None) -> None:
+        call.error = error
+        call.outcome = outcome_of(error)  # type: ignore[assignment]
+        for _ in self.walk_sync(call, "guardfn_record", {"call": call, "outcome": call.outcome}):
+            pass
+
+    def _stream_sync(self, call: Call, stream: StreamResponse) -> Iterator[str]:
+        chunks: Any = stream.chunks
+        try:
+            for wrapped in self.walk_sync(call, "guardfn_wrap_stream", {"call": call, "chunks": chunks}):
+                if wrapped is not None:
+                    chunks = wrapped
+        except BaseException as exc:
+            stream.close()
+            self._settle_sync(call, stream)
+            self._record_sync(call, exc)
+            raise
+        return self._drive_stream_sync(call, stream, chunks)
+
+    def _drive_stream_sync(self, call: Call, stream: StreamResponse, chunks: Iterator[str]) -> Iterator[str]:
+        error: BaseException | None = None
+        try:
+            yield from chunks
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            stream.close()
+            call.usage.add(stream.usage)
+            self._settle_sync(call, stream)
+            self._record_sync(call, None if isinstance(error, GeneratorExit) else error)
+
+    # --- async -------------------------------------------------------------------------
+
+    async def run_async(self, call: Call) -> Any:
+        """Run the whole pipeline for an async call, never blocking the event loop."""
+        try:
+            for step in ("guardfn_screen_input", "guardfn_transform_input"):
+                await self.walk_async(call, step, {"call": call})
+            while True:
+                api_key = self._api_key(call)
+                await self.walk_async(call, "guardfn_reserve", {"call": call})
+                response = await self._call_model_async(call, api_key)
+                if isinstance(response, StreamResponse):
+                    return await self._stream_async(call, response)
+                try:
+                    await self.walk_async(call, "guardfn_check_output", {"call": call, "response": response})
+                except Reask as reask:
+                    await self.walk_async(call, "guardfn_settle", {"call": call, "response": response})
+                    call.messages.extend(reask.messages)
+                    call.reasks += 1
+                    continue
+                except BaseException:
+                    await self.walk_async(call, "guardfn_settle", {"call": call, "response": response})
+                    raise
+                await self.walk_async(call, "guardfn_settle", {"call": call, "response": response})
+                break
+            await self.walk_async(call, "guardfn_transform_output", {"call": call, "response": response})
+        except BaseException as exc:
+            await self._record_async(call, exc)
+            raise
+        await self._record_async(call, None)
+        return response.parsed if response.parsed is not None else response.text
+
+    async def _call_model_async(self, call: Call, api_key: str) -> Response | StreamResponse:
+        call.attempts += 1
+        try:
+            response = await self.first_async(call, "guardfn_call_model", {"call": call, "api_key": api_key})
+        except BaseException:
+            await self.walk_async(call, "guardfn_settle", {"call": call, "response": None})
+            raise
+        return self._accept_response(call, response)
+
+    async def _record_async(self, call: Call, error: BaseException | None) -> None:
+        call.error = error
+        call.outcome = outcome_of(error)  # type: ignore[assignment]
+        await self.walk_async(call, "guardfn_record", {"call": call, "outcome": call.outcome})
+
+    async def _stream_async(self, call: Call, stream: StreamResponse) -> AsyncIterator[str]:
+        chunks: Any = stream.chunks
+        try:
+            for wrapped in await self.walk_async(call, "guardfn_wrap_stream", {"call": call, "chunks": chunks}):
+                if wrapped is not None:
+                    chunks = wrapped
+        except BaseException as exc:
+            await _maybe_await(stream.close())
+            await self.walk_async(call, "guardfn_settle", {"call": call, "response": stream})
+            await self._record_async(call, exc)
+            raise
+        return self._drive_stream_async(call, stream, chunks)
+
+    async def _drive_stream_async(
+        self, call: Call, stream: StreamResponse, chunks: AsyncIterator[str]
+    ) -> AsyncIterator[str]:
+        error: BaseException | None = None
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            await _maybe_await(stream.close())
+            call.usage.add(stream.usage)
+            await self.walk_async(call, "guardfn_settle", {"call": call, "response": stream})
+            await self._record_async(call, None if isinstance(error, GeneratorExit) else error)
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _close_awaitable(value: Awaitable[Any]) -> None:
+    close: Callable[[], None] | None = getattr(value, "close", None)
+    if close is not None:
+        close()

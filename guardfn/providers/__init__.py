@@ -1,0 +1,1 @@
+"""One module per provider SDK, each a plugin implementing ``guardfn_call_model``."""

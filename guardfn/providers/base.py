@@ -1,0 +1,152 @@
+"""What the provider modules share: SDK client caching, retries with backoff, error wrapping.
+
+The SDKs' own retries are switched off (``max_retries=0``) so that guardfn counts every
+retry (``call.retries``), bounds them with ``retries=`` and honours ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import os
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from guardfn.call import Call
+from guardfn.errors import ProviderAuthenticationError, ProviderError
+from guardfn.keys import scrub
+from guardfn.settings import Settings
+
+T = TypeVar("T")
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+_clients: dict[tuple[Any, ...], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def cached_client(provider: str, settings: Settings, api_key: str, is_async: bool, factory: Callable[[], T]) -> T:
+    """One SDK client per provider, mode, endpoint, timeout and key (by digest) per process.
+
+    The endpoint is ``base_url=`` or, when unset, the SDK's ``<PROVIDER>_BASE_URL``.
+    """
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    base_url = settings.base_url or os.environ.get(f"{provider.upper()}_BASE_URL")
+    key = (provider, is_async, base_url, settings.timeout, digest)
+    if is_async:
+        # An async client is bound to the event loop it first ran on.
+        key += (id(asyncio.get_running_loop()),)
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = factory()
+                _clients[key] = client
+    return client  # type: ignore[no-any-return]
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The delay a provider asked for in ``retry-after-ms`` / ``retry-after``, if any."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return float(value) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of an SDK error, if it has one."""
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Timeouts, connection errors, 408/409/429/5xx are worth retrying."""
+    status = status_of(exc)
+    if status is not None:
+        return status in RETRYABLE_STATUS
+    name = type(exc).__name__
+    return name in {"APITimeoutError", "APIConnectionError"}
+
+
+def backoff_delay(settings: Settings, retry: int, exc: BaseException) -> float | None:
+    """Seconds to wait before retry number ``retry`` (0-based); ``None`` means give up.
+
+    Exponential backoff with jitter, or the provider's ``Retry-After`` when it gave one;
+    a ``Retry-After`` longer than ``retry_max_delay`` is not waited for.
+    """
+    asked = retry_after_seconds(exc)
+    if asked is not None:
+        return asked if asked <= settings.retry_max_delay else None
+    base = min(settings.retry_max_delay, settings.retry_backoff * (2**retry))
+    return base * random.uniform(0.5, 1.0)
+
+
+def wrap_error(provider: str, exc: BaseException, api_key: str, call: Call) -> ProviderError:
+    """A :class:`ProviderError` naming the provider and status, with keys scrubbed."""
+    status = status_of(exc)
+    detail = scrub(_sdk_message(exc), [api_key])
+    retries = f" after {call.retries} retr{'y' if call.retries == 1 else 'ies'}" if call.retries else ""
+    what = f"HTTP {status}" if status is not None else type(exc).__name__
+    reason = f"{provider} request failed{retries}: {what}: {detail}"
+    cls = ProviderAuthenticationError if status in (401, 403) else ProviderError
+    hint = "check the API key and its permissions" if cls is ProviderAuthenticationError else None
+    err = cls(reason, stage=provider, status_code=status, retryable=is_transient(exc), hint=hint)
+    err.retry_after = retry_after_seconds(exc)  # type: ignore[attr-defined]
+    return err
+
+
+def _sdk_message(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])[:300]
+    return (str(exc) or type(exc).__name__)[:300]
+
+
+def with_retries(provider: str, call: Call, api_key: str, send: Callable[[], T], sdk_errors: tuple[type, ...]) -> T:
+    """Call ``send`` until it succeeds, retrying transient SDK errors with backoff."""
+    settings = call.settings
+    while True:
+        try:
+            return send()
+        except sdk_errors as exc:
+            delay = backoff_delay(settings, call.retries, exc) if is_transient(exc) else None
+            if delay is None or call.retries >= settings.retries:
+                raise wrap_error(provider, exc, api_key, call) from None
+            call.retries += 1
+            time.sleep(delay)
+
+
+async def with_retries_async(
+    provider: str, call: Call, api_key: str, send: Callable[[], Awaitable[T]], sdk_errors: tuple[type, ...]
+) -> T:
+    """The async twin of :func:`with_retries` (sleeps with ``asyncio.sleep``)."""
+    settings = call.settings
+    while True:
+        try:
+            return await send()
+        except sdk_errors as exc:
+            delay = backoff_delay(settings, call.retries, exc) if is_transient(exc) else None
+            if delay is None or call.retries >= settings.retries:
+                raise wrap_error(provider, exc, api_key, call) from None
+            call.retries += 1
+            await asyncio.sleep(delay)

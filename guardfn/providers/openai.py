@@ -1,0 +1,131 @@
+"""OpenAI Chat Completions through the official ``openai`` SDK (sync, async, streaming).
+
+Works with any OpenAI-compatible server (vLLM, Ollama, LM Studio) through ``base_url=``
+or the SDK's own ``OPENAI_BASE_URL``. ``max_tokens`` is always sent: as
+``max_completion_tokens`` for reasoning models (o1, o3, o4, gpt-5), which refuse the old name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from guardfn.call import Call, Response, StreamResponse, Usage
+from guardfn.hookspecs import hookimpl
+from guardfn.providers.base import cached_client, with_retries, with_retries_async
+
+NAME = "openai"
+_REASONING_MODELS = re.compile(r"^(o\d|gpt-5)")
+
+
+def _sdk() -> Any:
+    import openai
+
+    return openai
+
+
+def build_params(call: Call) -> dict[str, Any]:
+    """The keyword arguments for ``chat.completions.create``."""
+    params: dict[str, Any] = {"model": call.model, "messages": call.messages}
+    token_param = "max_completion_tokens" if _REASONING_MODELS.match(call.model) else "max_tokens"
+    params[token_param] = call.max_tokens
+    if call.settings.temperature is not None:
+        params["temperature"] = call.settings.temperature
+    if call.stream:
+        params["stream"] = True
+        params["stream_options"] = {"include_usage": True}
+    params.update(call.extra_request)
+    return params
+
+
+def _client(call: Call, api_key: str) -> Any:
+    openai = _sdk()
+    settings = call.settings
+    cls = openai.AsyncOpenAI if call.is_async else openai.OpenAI
+
+    def make() -> Any:
+        return cls(api_key=api_key, base_url=settings.base_url, timeout=settings.timeout, max_retries=0)
+
+    return cached_client(NAME, settings, api_key, call.is_async, make)
+
+
+def to_response(completion: Any) -> Response:
+    """A :class:`Response` from a ``ChatCompletion``."""
+    choice = completion.choices[0] if completion.choices else None
+    message = getattr(choice, "message", None)
+    text = getattr(message, "content", None) or ""
+    usage = completion.usage
+    return Response(
+        text=text,
+        model=completion.model or "",
+        finish_reason=getattr(choice, "finish_reason", None),
+        usage=Usage(getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0),
+        raw=completion,
+    )
+
+
+def _absorb(chunk: Any, out: StreamResponse) -> str | None:
+    if chunk.usage is not None:
+        out.usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+    if chunk.model:
+        out.model = chunk.model
+    if not chunk.choices:
+        return None
+    choice = chunk.choices[0]
+    if choice.finish_reason:
+        out.finish_reason = choice.finish_reason
+    delta = choice.delta.content if choice.delta is not None else None
+    if delta:
+        out.text += delta
+    return delta or None
+
+
+def _stream(raw: Any) -> StreamResponse:
+    out = StreamResponse(chunks=iter(()), closer=raw.close)
+
+    def chunks() -> Iterator[str]:
+        for chunk in raw:
+            delta = _absorb(chunk, out)
+            if delta:
+                yield delta
+
+    out.chunks = chunks()
+    return out
+
+
+def _astream(raw: Any) -> StreamResponse:
+    out = StreamResponse(chunks=iter(()), closer=raw.close)
+
+    async def chunks() -> AsyncIterator[str]:
+        async for chunk in raw:
+            delta = _absorb(chunk, out)
+            if delta:
+                yield delta
+
+    out.chunks = chunks()
+    return out
+
+
+@hookimpl
+def guardfn_call_model(call: Call, api_key: str) -> Any:
+    """Runs for each model request whose provider is ``openai``; returns ``None`` otherwise."""
+    if call.provider != NAME:
+        return None
+    openai = _sdk()
+    client = _client(call, api_key)
+    params = build_params(call)
+    errors = (openai.APIError,)
+    if call.is_async:
+
+        async def send_async() -> Any:
+            raw = await client.chat.completions.create(**params)
+            return _astream(raw) if call.stream else to_response(raw)
+
+        return with_retries_async(NAME, call, api_key, send_async, errors)
+
+    def send() -> Any:
+        raw = client.chat.completions.create(**params)
+        return _stream(raw) if call.stream else to_response(raw)
+
+    return with_retries(NAME, call, api_key, send, errors)

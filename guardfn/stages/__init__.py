@@ -1,0 +1,26 @@
+"""The built-in stages, one module per control, each registered as a plugin.
+
+``BUILTIN_STAGES`` lists ``(name, module)`` in execution order within a step: when two
+stages implement the same hook, the one listed first runs first. The plugin manager
+registers them (as ``trylast`` defaults) before entry-point and explicit plugins, so a
+plugin registered under one of these names replaces the built-in.
+
+Stage modules must import quickly: load heavy packages inside functions.
+"""
+
+from __future__ import annotations
+
+BUILTIN_STAGES: tuple[tuple[str, str], ...] = (
+    # configure / keys
+    ("provider_select", "guardfn.stages.provider_select"),
+    ("api_key", "guardfn.stages.api_key"),
+    ("env_keys", "guardfn.stages.env_keys"),
+    # screen input (issue 4): input_limits, secrets, injection
+    # transform input (issue 5): pii
+    # reserve / settle (issue 3): limits, pricing
+    # call model
+    ("openai", "guardfn.providers.openai"),
+    ("anthropic", "guardfn.providers.anthropic"),
+    # check / transform output (issue 6): schema, output_rules, html
+    # record (issue 7): metrics, audit, content_log, alerts
+)
