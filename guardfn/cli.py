@@ -22,7 +22,7 @@ class LazyGroup(click.Group):
             return None
         module_name, _, attr = target.partition(":")
         command: Any = getattr(importlib.import_module(module_name), attr)
-        return command  # type: ignore[no-any-return]
+        return command
 
 
 @click.group(cls=LazyGroup)

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from guardfn import plugins, settings as settings_mod
+from guardfn import plugins
+from guardfn import settings as settings_mod
 from guardfn.call import Call, Message
 from guardfn.context import ANONYMOUS, current_user
 from guardfn.errors import ConfigurationError, InvalidPrompt
@@ -101,9 +102,7 @@ def to_messages(prompt: Any, system: str | None) -> list[Message]:
                 )
             messages.append({"role": item["role"], "content": item["content"]})
     else:
-        raise InvalidPrompt(
-            f"the prompt function returned {type(prompt).__name__}, not a str or a list of messages"
-        )
+        raise InvalidPrompt(f"the prompt function returned {type(prompt).__name__}, not a str or a list of messages")
     if not any(m["role"] != "system" for m in messages):
         raise InvalidPrompt("the prompt has no user message")
     if system:

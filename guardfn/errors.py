@@ -146,9 +146,7 @@ class ProviderError(GuardError):
 
     default_stage = "provider"
 
-    def __init__(
-        self, reason: str, *, status_code: int | None = None, retryable: bool = False, **kw: Any
-    ) -> None:
+    def __init__(self, reason: str, *, status_code: int | None = None, retryable: bool = False, **kw: Any) -> None:
         self.status_code = status_code
         self.retryable = retryable
         super().__init__(reason, **kw)
@@ -211,6 +209,7 @@ __all__ = [
     "OutputRejected",
     "OutputValidationError",
     "PIIDetected",
+    "PIIEngineUnavailable",
     "PluginError",
     "ProviderAuthenticationError",
     "ProviderError",
@@ -218,3 +217,12 @@ __all__ = [
     "SecretDetected",
     "StoreUnavailable",
 ]
+
+
+class PIIEngineUnavailable(InputRejected):
+    """PII detection is on but could not run (Presidio missing, a recognizer failing): fail closed.
+
+    The prompt is never sent unredacted; the reason names the failure's type only.
+    """
+
+    default_stage = "pii"

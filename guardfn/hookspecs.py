@@ -20,12 +20,15 @@ never by returning a magic value. Any other exception from a fail-closed hook re
 the call as a :class:`guardfn.PluginError`.
 
 Async rule: when the decorated function is ``async def``, ``call.is_async`` is true and
-every hook implementation may return an awaitable (or be ``async def``); the pipeline
-walks the implementations one by one in hook order and awaits each result, so ordering
-is the same as in sync mode. Never block the event loop in async mode: use async
-clients (``redis.asyncio``, the SDKs' async clients). In sync mode an implementation
-must not return an awaitable. Hook wrappers (``wrapper=True``) run in sync mode only;
-per-step timings for both modes are on ``call.timings``.
+every hook implementation may return an awaitable (or be ``async def``). The pipeline
+walks each step's implementations itself, one by one in hook order, awaiting each
+awaitable result before the next implementation runs, so ordering is the same in sync
+and async mode and a decision hook stops at the first non-``None`` awaited result.
+Never block the event loop in async mode: use async clients (``redis.asyncio``, the
+SDKs' async clients). In sync mode an implementation must not return an awaitable.
+Because the pipeline walks implementations itself, hook wrappers (``wrapper=True``,
+``hookwrapper=True``) are refused; every implementation's run is recorded on
+``call.spans`` (step, plugin, start and end) and summed per step in ``call.timings``.
 
 Secrecy: plugins see unredacted prompts before ``guardfn_transform_input``; they must
 never log, export or raise with prompt text, PII or keys.

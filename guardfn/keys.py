@@ -50,12 +50,18 @@ class KeyCache:
         self._keys: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, provider: str) -> str | None:
+        """The cached key if it is still fresh, else ``None``."""
+        cached = self._keys.get(provider)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        return None
+
     def get(self, provider: str, resolve: Callable[[], str | None]) -> str:
         """The cached key, or a fresh one from ``resolve``; raises if none is found."""
-        now = time.monotonic()
-        cached = self._keys.get(provider)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        cached = self.cached(provider)
+        if cached is not None:
+            return cached
         key = resolve()
         if not key:
             var = env_var_for(provider)
@@ -65,7 +71,7 @@ class KeyCache:
                 hint=f"set {var} in the environment or a .env file, or pass api_key=<callable>",
             )
         with self._lock:
-            self._keys[provider] = (key, now + self.ttl)
+            self._keys[provider] = (key, time.monotonic() + self.ttl)
         return key
 
     def invalidate(self, provider: str) -> None:

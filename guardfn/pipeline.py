@@ -23,7 +23,6 @@ from typing import Any
 
 import pluggy
 
-from guardfn import plugins
 from guardfn.call import Call, Reask, Response, StageSpan, StreamResponse
 from guardfn.errors import (
     ConfigurationError,
@@ -31,6 +30,7 @@ from guardfn.errors import (
     InputRejected,
     OutputRejected,
     PluginError,
+    ProviderAuthenticationError,
     RateLimitExceeded,
 )
 from guardfn.keys import KeyCache
@@ -55,6 +55,10 @@ STEPS = (
 OBSERVERS = frozenset({"guardfn_settle", "guardfn_record"})
 BLOCKING_ERRORS = (InputRejected, RateLimitExceeded, OutputRejected)
 
+# A control that is switched on must have its stage registered and enabled: an option
+# that silently does nothing is a hole. Each entry: stage name -> "is it switched on?".
+REQUIRED_STAGES: dict[str, Callable[[Settings], bool]] = {}
+
 
 def outcome_of(error: BaseException | None) -> str:
     """``"ok"``, ``"blocked"`` (a control refused) or ``"failed"`` (anything else)."""
@@ -69,12 +73,20 @@ class Engine:
     def __init__(self, settings: Settings, pm: pluggy.PluginManager) -> None:
         self.settings = settings
         disabled = frozenset(settings.disable)
-        unknown = disabled - {name for name, _ in pm.list_name_plugin()}
+        unknown = disabled - {name for name, _ in pm.list_name_plugin() if name is not None}
         if unknown:
             raise ConfigurationError(
                 f"disable names unknown plugin(s): {', '.join(sorted(unknown))}",
                 hint="`guardfn plugins` lists the registered names",
             )
+        registered = {name for name, _ in pm.list_name_plugin()}
+        for stage, switched_on in REQUIRED_STAGES.items():
+            if switched_on(settings) and (stage in disabled or stage not in registered):
+                raise ConfigurationError(
+                    f"the {stage!r} control is configured but its stage is "
+                    f"{'disabled' if stage in disabled else 'not registered'}",
+                    hint=f"remove the {stage} options or enable the {stage!r} plugin",
+                )
         self.impls: dict[str, list[pluggy.HookImpl]] = {}
         for step in STEPS:
             impls = [i for i in reversed(getattr(pm.hook, step).get_hookimpls()) if i.plugin_name not in disabled]
@@ -186,10 +198,20 @@ class Engine:
 
     def _api_key(self, call: Call) -> str:
         def resolve() -> str | None:
-            result = self.first_sync(call, "guardfn_resolve_api_key", {"provider": call.provider, "settings": self.settings})
+            result = self.first_sync(
+                call, "guardfn_resolve_api_key", {"provider": call.provider, "settings": self.settings}
+            )
             return result if result is None else str(result)
 
         return self.keys.get(call.provider, resolve)
+
+    async def _api_key_async(self, call: Call) -> str:
+        cached = self.keys.cached(call.provider)
+        if cached is not None:
+            return cached
+        kwargs = {"provider": call.provider, "settings": self.settings}
+        result = await self.first_async(call, "guardfn_resolve_api_key", kwargs)
+        return self.keys.get(call.provider, lambda: None if result is None else str(result))
 
     def run_sync(self, call: Call) -> Any:
         """Run the whole pipeline for a sync call; returns text, a parsed object or a stream."""
@@ -228,7 +250,16 @@ class Engine:
     def _call_model_sync(self, call: Call, api_key: str) -> Response | StreamResponse:
         call.attempts += 1
         try:
-            response = self.first_sync(call, "guardfn_call_model", {"call": call, "api_key": api_key})
+            try:
+                response = self.first_sync(call, "guardfn_call_model", {"call": call, "api_key": api_key})
+            except ProviderAuthenticationError:
+                # The key may have been rotated: resolve it again once and retry with a new one.
+                self.keys.invalidate(call.provider)
+                fresh = self._api_key(call)
+                if fresh == api_key:
+                    raise
+                call.retries += 1
+                response = self.first_sync(call, "guardfn_call_model", {"call": call, "api_key": fresh})
         except BaseException:
             self._settle_sync(call, None)
             raise
@@ -242,7 +273,7 @@ class Engine:
         call.response = response
         if isinstance(response, Response):
             call.usage.add(response.usage)
-        return response  # type: ignore[no-any-return]
+        return response
 
     def _settle_sync(self, call: Call, response: Response | StreamResponse | None) -> None:
         for _ in self.walk_sync(call, "guardfn_settle", {"call": call, "response": response}):
@@ -291,7 +322,7 @@ class Engine:
             for step in ("guardfn_screen_input", "guardfn_transform_input"):
                 await self.walk_async(call, step, {"call": call})
             while True:
-                api_key = self._api_key(call)
+                api_key = await self._api_key_async(call)
                 await self.walk_async(call, "guardfn_reserve", {"call": call})
                 response = await self._call_model_async(call, api_key)
                 if isinstance(response, StreamResponse):
@@ -318,7 +349,15 @@ class Engine:
     async def _call_model_async(self, call: Call, api_key: str) -> Response | StreamResponse:
         call.attempts += 1
         try:
-            response = await self.first_async(call, "guardfn_call_model", {"call": call, "api_key": api_key})
+            try:
+                response = await self.first_async(call, "guardfn_call_model", {"call": call, "api_key": api_key})
+            except ProviderAuthenticationError:
+                self.keys.invalidate(call.provider)
+                fresh = await self._api_key_async(call)
+                if fresh == api_key:
+                    raise
+                call.retries += 1
+                response = await self.first_async(call, "guardfn_call_model", {"call": call, "api_key": fresh})
         except BaseException:
             await self.walk_async(call, "guardfn_settle", {"call": call, "response": None})
             raise

@@ -138,7 +138,11 @@ def register(plugin: Any, name: str | None = None) -> str:
         plugin_name = name or pm.get_canonical_name(plugin)
         _unregister(pm, plugin_name)
         pm.register(plugin, name=plugin_name)
-        pm.check_pending()
+        try:
+            pm.check_pending()
+        except pluggy.PluginValidationError:
+            pm.unregister(plugin, name=plugin_name)
+            raise
         _sources[plugin_name] = PluginInfo(plugin_name, _hook_names(pm, plugin), "explicit")
         _generation += 1
         log.info("guardfn plugin registered: %s", plugin_name)

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GUARDFN_",
         env_file=".env",
-        extra="forbid",
+        extra="ignore",  # unknown keyword options are refused by build_settings
         arbitrary_types_allowed=True,
         validate_default=True,
         frozen=True,

@@ -14,7 +14,7 @@ from typing import Any
 
 from guardfn.call import Call, Response, StreamResponse, Usage
 from guardfn.hookspecs import hookimpl
-from guardfn.providers.base import cached_client, with_retries, with_retries_async
+from guardfn.providers.base import cached_client, stream_errors, with_retries, with_retries_async
 
 NAME = "anthropic"
 
@@ -91,27 +91,33 @@ def _absorb(event: Any, out: StreamResponse) -> str | None:
     return None
 
 
-def _stream(raw: Any) -> StreamResponse:
+def _stream(raw: Any, call: Call, api_key: str) -> StreamResponse:
     out = StreamResponse(chunks=iter(()), closer=raw.close)
 
     def chunks() -> Iterator[str]:
-        for event in raw:
-            text = _absorb(event, out)
-            if text:
-                yield text
+        with stream_errors(NAME, call, api_key, _sdk().APIError):
+            yield from _deltas(raw, out)
 
     out.chunks = chunks()
     return out
 
 
-def _astream(raw: Any) -> StreamResponse:
+def _deltas(raw: Any, out: StreamResponse) -> Iterator[str]:
+    for event in raw:
+        text = _absorb(event, out)
+        if text:
+            yield text
+
+
+def _astream(raw: Any, call: Call, api_key: str) -> StreamResponse:
     out = StreamResponse(chunks=iter(()), closer=raw.close)
 
     async def chunks() -> AsyncIterator[str]:
-        async for event in raw:
-            text = _absorb(event, out)
-            if text:
-                yield text
+        with stream_errors(NAME, call, api_key, _sdk().APIError):
+            async for event in raw:
+                text = _absorb(event, out)
+                if text:
+                    yield text
 
     out.chunks = chunks()
     return out
@@ -130,12 +136,12 @@ def guardfn_call_model(call: Call, api_key: str) -> Any:
 
         async def send_async() -> Any:
             raw = await client.messages.create(**params)
-            return _astream(raw) if call.stream else to_response(raw)
+            return _astream(raw, call, api_key) if call.stream else to_response(raw)
 
         return with_retries_async(NAME, call, api_key, send_async, errors)
 
     def send() -> Any:
         raw = client.messages.create(**params)
-        return _stream(raw) if call.stream else to_response(raw)
+        return _stream(raw, call, api_key) if call.stream else to_response(raw)
 
     return with_retries(NAME, call, api_key, send, errors)

@@ -7,13 +7,14 @@ retry (``call.retries``), bounds them with ``retries=`` and honours ``Retry-Afte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import hashlib
 import os
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from guardfn.call import Call
@@ -35,7 +36,7 @@ def cached_client(provider: str, settings: Settings, api_key: str, is_async: boo
     """
     digest = hashlib.sha256(api_key.encode()).hexdigest()
     base_url = settings.base_url or os.environ.get(f"{provider.upper()}_BASE_URL")
-    key = (provider, is_async, base_url, settings.timeout, digest)
+    key: tuple[Any, ...] = (provider, is_async, base_url, settings.timeout, digest)
     if is_async:
         # An async client is bound to the event loop it first ran on.
         key += (id(asyncio.get_running_loop()),)
@@ -46,7 +47,7 @@ def cached_client(provider: str, settings: Settings, api_key: str, is_async: boo
             if client is None:
                 client = factory()
                 _clients[key] = client
-    return client  # type: ignore[no-any-return]
+    return client
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
@@ -122,7 +123,18 @@ def _sdk_message(exc: BaseException) -> str:
     return (str(exc) or type(exc).__name__)[:300]
 
 
-def with_retries(provider: str, call: Call, api_key: str, send: Callable[[], T], sdk_errors: tuple[type, ...]) -> T:
+@contextlib.contextmanager
+def stream_errors(provider: str, call: Call, api_key: str, sdk_error: type[BaseException]) -> Iterator[None]:
+    """Turn an SDK error raised while a stream is read into a scrubbed :class:`ProviderError`."""
+    try:
+        yield
+    except sdk_error as exc:
+        raise wrap_error(provider, exc, api_key, call) from None
+
+
+def with_retries(
+    provider: str, call: Call, api_key: str, send: Callable[[], T], sdk_errors: tuple[type[BaseException], ...]
+) -> T:
     """Call ``send`` until it succeeds, retrying transient SDK errors with backoff."""
     settings = call.settings
     while True:
@@ -137,7 +149,11 @@ def with_retries(provider: str, call: Call, api_key: str, send: Callable[[], T],
 
 
 async def with_retries_async(
-    provider: str, call: Call, api_key: str, send: Callable[[], Awaitable[T]], sdk_errors: tuple[type, ...]
+    provider: str,
+    call: Call,
+    api_key: str,
+    send: Callable[[], Awaitable[T]],
+    sdk_errors: tuple[type[BaseException], ...],
 ) -> T:
     """The async twin of :func:`with_retries` (sleeps with ``asyncio.sleep``)."""
     settings = call.settings

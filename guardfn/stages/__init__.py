@@ -17,6 +17,7 @@ BUILTIN_STAGES: tuple[tuple[str, str], ...] = (
     ("env_keys", "guardfn.stages.env_keys"),
     # screen input (issue 4): input_limits, secrets, injection
     # transform input (issue 5): pii
+    ("pii", "guardfn.stages.pii"),
     # reserve / settle (issue 3): limits, pricing
     # call model
     ("openai", "guardfn.providers.openai"),

@@ -19,7 +19,8 @@ NAME = "env_keys"
 @functools.lru_cache(maxsize=1)
 def dotenv_values() -> dict[str, str]:
     """The values of the nearest ``.env`` file (empty when there is none), read once."""
-    from dotenv import dotenv_values as read, find_dotenv
+    from dotenv import dotenv_values as read
+    from dotenv import find_dotenv
 
     path = find_dotenv(usecwd=True)
     if not path:

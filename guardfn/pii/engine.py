@@ -1,0 +1,470 @@
+"""The offline PII analyzer: Presidio's ``AnalyzerEngine``, built once per process, lazily.
+
+:func:`get_engine` builds it on first use (importing Presidio and spaCy then, not at
+``import guardfn``) and returns the same :class:`PIIEngine` afterwards. It never touches
+the network: no spaCy model is downloaded (a blank English pipeline is used when none is
+installed), and the e-mail validator uses tldextract's bundled suffix list.
+
+With a spaCy model (``GUARDFN_SPACY_MODEL`` = a package name or a path, default
+``en_core_web_sm`` when installed) PERSON, LOCATION and NRP are detected too; without
+one they are not, and the first request for them warns once naming them.
+
+Speed: a request runs only the recognizers whose cheap trigger regex matches the text
+(see :data:`guardfn.pii.recognizers.TRIGGERS`), runs the NLP pipeline only when an NER
+entity is requested, and tokenizes (for context words) only when something was found.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import threading
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from guardfn.errors import OfflineFallbackWarning
+from guardfn.pii.entities import (
+    DEFAULT_SPACY_MODEL,
+    NER_ENTITIES,
+    PATTERN_ENTITIES,
+    SPACY_MODEL_ENV,
+)
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine
+
+log = logging.getLogger("guardfn.pii")
+
+LANGUAGE = "en"
+
+NER_LABELS: dict[str, str] = {
+    "PERSON": "PERSON",
+    "PER": "PERSON",
+    "GPE": "LOCATION",
+    "LOC": "LOCATION",
+    "LOCATION": "LOCATION",
+    "NORP": "NRP",
+}
+"""spaCy NER labels guardfn maps to its entity types; every other label is ignored."""
+
+
+class Detection(NamedTuple):
+    """One piece of personal data: its type, character offsets (code points) and score.
+
+    Holds offsets, never the value: slice the analysed text to get it.
+    """
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+
+
+class _Scrub(logging.Filter):
+    """Drops the arguments of Presidio's log records: some carry text being analysed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = _FORMAT_SPEC.sub("<redacted>", str(record.msg))
+            record.args = ()
+        return True
+
+
+_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\d+|\*)?(?:\.(?:\d+|\*))?[a-zA-Z%]")
+
+
+_SCRUB = _Scrub()
+
+
+def _scrub_presidio_logs() -> None:
+    for name in ("presidio-analyzer", "presidio-anonymizer"):
+        logger = logging.getLogger(name)
+        if _SCRUB not in logger.filters:
+            logger.addFilter(_SCRUB)
+
+
+def resolve_model_name() -> str | None:
+    """The spaCy model to load for NER (a package name or path), or ``None`` for a blank pipeline.
+
+    ``GUARDFN_SPACY_MODEL`` wins (``""``/``"blank"``/``"none"`` force the blank pipeline);
+    otherwise ``en_core_web_sm`` if installed. A configured model that is not installed
+    is reported with :class:`~guardfn.OfflineFallbackWarning` and the blank pipeline is used:
+    guardfn never downloads one.
+    """
+    import spacy.util
+
+    configured = os.environ.get(SPACY_MODEL_ENV)
+    if configured is not None:
+        name = configured.strip()
+        if name.lower() in ("", "blank", "none"):
+            return None
+        if spacy.util.is_package(name) or Path(name).exists():
+            return name
+        warnings.warn(
+            f"{SPACY_MODEL_ENV}={name!r} is not an installed spaCy package or a path; guardfn never "
+            "downloads models, so PII detection runs without NER (install the model to enable it)",
+            OfflineFallbackWarning,
+            stacklevel=3,
+        )
+        return None
+    return DEFAULT_SPACY_MODEL if spacy.util.is_package(DEFAULT_SPACY_MODEL) else None
+
+
+def _make_nlp_engine(nlp: Any, model_name: str) -> Any:
+    """A Presidio ``SpacyNlpEngine`` around an already loaded pipeline (it never downloads)."""
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
+
+    from guardfn.pii.recognizers import naive_lemma
+
+    labels: set[str] = set()
+    for pipe, pipe_labels in nlp.pipe_labels.items():
+        if "ner" in pipe or "ruler" in pipe:
+            labels.update(pipe_labels)
+    config = NerModelConfiguration(
+        model_to_presidio_entity_mapping=dict(NER_LABELS),
+        labels_to_ignore=sorted(labels - set(NER_LABELS)),
+    )
+
+    class GuardfnSpacyNlpEngine(SpacyNlpEngine):
+        """Presidio's spaCy engine over a pipeline loaded by guardfn; lemmas fall back to lower case."""
+
+        def load(self) -> None:
+            """Never called with a pipeline set; refuses rather than downloading."""
+            if self.nlp is None:
+                raise RuntimeError("guardfn's spaCy NLP engine has no pipeline")
+
+        def _doc_to_nlp_artifact(self, doc: Any, language: str) -> Any:
+            artifacts = super()._doc_to_nlp_artifact(doc, language)
+            if any(not lemma for lemma in artifacts.lemmas):
+                lemmas = [t.lemma_ or naive_lemma(t.lower_) for t in doc]
+                artifacts = NlpArtifacts(
+                    entities=artifacts.entities,
+                    tokens=doc,
+                    tokens_indices=artifacts.tokens_indices,
+                    lemmas=lemmas,
+                    nlp_engine=self,
+                    language=language,
+                    scores=artifacts.scores,
+                )
+            return artifacts
+
+    engine = GuardfnSpacyNlpEngine(
+        models=[{"lang_code": LANGUAGE, "model_name": model_name}], ner_model_configuration=config
+    )
+    engine.nlp = {LANGUAGE: nlp}  # type: ignore[assignment]
+    return engine
+
+
+def _lazy_artifacts(request: Any) -> Any:
+    """NLP artifacts whose tokens are computed only if a context check asks for them."""
+    return _lazy_artifacts_class()(request)
+
+
+@functools.lru_cache(maxsize=1)
+def _lazy_artifacts_class() -> type:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    class LazyArtifacts(NlpArtifacts):
+        """Presidio's NlpArtifacts, tokenized on first use by the request."""
+
+        def __init__(self, request: Any) -> None:  # no super(): the fields are properties below
+            self.entities: list[Any] = []
+            self.scores: list[float] = []
+            self.nlp_engine = None
+            self._request = request
+
+        tokens = property(lambda self: self._request.artifacts.tokens)
+        lemmas = property(lambda self: self._request.artifacts.lemmas)
+        tokens_indices = property(lambda self: self._request.artifacts.tokens_indices)
+        keywords = property(lambda self: self._request.artifacts.keywords)
+
+    return LazyArtifacts
+
+
+_missing_warned = False
+_missing_lock = threading.Lock()
+
+
+def _warn_missing_ner(missing: Iterable[str]) -> None:
+    global _missing_warned
+    with _missing_lock:
+        if _missing_warned:
+            return
+        _missing_warned = True
+    names = ", ".join(sorted(missing))
+    message = (
+        f"no spaCy NER model is installed, so PII detection cannot see {names} (pattern entities "
+        f"are detected); install a spaCy English model and set {SPACY_MODEL_ENV} to its package "
+        "name or path to enable them"
+    )
+    log.warning("guardfn pii: %s", message)
+    warnings.warn(message, OfflineFallbackWarning, stacklevel=4)
+
+
+class PIIEngine:
+    """Presidio's AnalyzerEngine configured for guardfn (see the module docstring).
+
+    ``model`` is a spaCy package name or path; ``None`` uses a blank English pipeline
+    (patterns only). Build one with :func:`get_engine` unless you need a second model.
+    """
+
+    def __init__(self, model: str | None = None) -> None:
+        import spacy
+        from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
+        from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+        from guardfn.pii.recognizers import (
+            CALIBRATED_ENTITIES,
+            WEAK_PATTERN_SCORE,
+            CalibratingContextEnhancer,
+            TriggerSet,
+            build_pattern_recognizers,
+        )
+
+        _scrub_presidio_logs()
+        nlp = spacy.load(model) if model else spacy.blank(LANGUAGE)
+        self.model: str | None = model
+        has_ner = any(nlp.has_pipe(name) for name in nlp.pipe_names if "ner" in name or "ruler" in name)
+        self.ner_entities: tuple[str, ...] = NER_ENTITIES if has_ner else ()
+        self._triggers = TriggerSet()
+        self._nlp_engine = _make_nlp_engine(nlp, model or "blank")
+        self._recognizers: dict[str, Any] = build_pattern_recognizers()
+        self._ner_recognizer: Any = SpacyRecognizer(supported_entities=list(NER_ENTITIES)) if has_ner else None
+        recognizers: list[Any] = list(self._recognizers.values())
+        # Pattern recognizers without a validator score their patterns' scores, at most.
+        self._context_only: dict[str, float] = {
+            entity: max(float(p.score) for p in getattr(rec, "patterns", ()))
+            for entity, rec in self._recognizers.items()
+            if isinstance(rec, PatternRecognizer)
+            and type(rec).validate_result is PatternRecognizer.validate_result
+            and entity not in CALIBRATED_ENTITIES
+        }
+        if self._ner_recognizer is not None:
+            recognizers.append(self._ner_recognizer)
+        # The same recognizer without the patterns that only a context word can lift (SSN's
+        # "very weak" ones): used when no such word is in the text.
+        self._without_weak: dict[str, Any] = {}
+        for entity, rec in self._recognizers.items():
+            if entity in self._context_only or not isinstance(rec, PatternRecognizer) or entity == "PHONE_NUMBER":
+                continue
+            if type(rec).validate_result is not PatternRecognizer.validate_result:
+                continue
+            patterns: list[Any] = list(getattr(rec, "patterns", []))
+            strong = [p for p in patterns if p.score >= WEAK_PATTERN_SCORE]
+            if strong and len(strong) < len(patterns):
+                lean_type: Any = type(rec)
+                self._without_weak[entity] = lean_type(patterns=strong, context=rec.context)
+        self._by_id = {rec.id: rec for rec in [*recognizers, *self._without_weak.values()]}
+        self._enhancer: Any = CalibratingContextEnhancer()
+        self.shortcuts = True
+        """Skip work that cannot change the result (tests turn this off to prove it)."""
+        registry = RecognizerRegistry(recognizers=recognizers, supported_languages=[LANGUAGE])
+        self.analyzer: AnalyzerEngine = AnalyzerEngine(
+            registry=registry,
+            nlp_engine=self._nlp_engine,
+            supported_languages=[LANGUAGE],
+            context_aware_enhancer=self._enhancer,
+        )
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        """Every entity type this engine can detect."""
+        return PATTERN_ENTITIES + self.ner_entities
+
+    def analyze(
+        self,
+        text: str,
+        entities: Sequence[str] | None = None,
+        threshold: float = 0.7,
+        allow: Iterable[str] = (),
+        allow_patterns: Sequence[re.Pattern[str]] = (),
+    ) -> list[Detection]:
+        """Personal data in ``text``: non-overlapping detections sorted by offset.
+
+        ``entities`` selects types (default: every type this engine can detect);
+        detections scoring below ``threshold`` are dropped, and so are those whose text
+        equals a value in ``allow`` or fully matches one of ``allow_patterns``.
+        Overlapping detections are merged into one span (typed by the best score), so
+        replacing each span never leaves part of a value behind.
+        """
+        wanted = tuple(entities) if entities is not None else PATTERN_ENTITIES + NER_ENTITIES
+        ner = [e for e in wanted if e in NER_ENTITIES]
+        missing = [e for e in ner if e not in self.ner_entities]
+        if missing:
+            _warn_missing_ner(missing)
+            ner = [e for e in ner if e in self.ner_entities]
+        from guardfn.pii.recognizers import REQUEST, RequestContext
+
+        triggered = self._triggers(text)
+        pattern = [e for e in wanted if e in triggered]
+        if not pattern and not ner:
+            return []
+        if ner:
+            request = RequestContext(text, threshold, self._nlp_engine.process_text(text, LANGUAGE))
+            artifacts = request.artifacts
+        else:
+            request = RequestContext(text, threshold)
+            artifacts = _lazy_artifacts(request)
+        token = REQUEST.set(request)
+        try:
+            results = self._recognize(text, pattern, ner, artifacts, request, threshold)
+        finally:
+            REQUEST.reset(token)
+        allowed = frozenset(allow)
+        detections = [
+            Detection(r.entity_type, r.start, r.end, float(r.score))
+            for r in results
+            if r.end > r.start and not _is_allowed(text[r.start : r.end], allowed, allow_patterns)
+        ]
+        return merge_overlaps(detections)
+
+    def _recognize(
+        self, text: str, pattern: list[str], ner: list[str], artifacts: Any, request: Any, threshold: float
+    ) -> list[Any]:
+        """Run the selected recognizers (phone last), Presidio's context enhancer, threshold, dedupe.
+
+        The same steps as ``AnalyzerEngine.analyze``, in two rounds: everything but the
+        phone recognizer first, so that the phone recognizer can skip candidates that a
+        more certain detection already covers (see ``FastPhoneRecognizer``).
+        """
+        from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+        from guardfn.pii.recognizers import CALIBRATED_ENTITIES
+
+        enhancer = self._enhancer
+        first = [
+            self._choose(e, request)
+            for e in pattern
+            if e != "PHONE_NUMBER" and not self._needs_absent_context(e, request, threshold)
+        ]
+        if ner and self._ner_recognizer is not None:
+            first.append(self._ner_recognizer)
+        rounds = [first, [self._recognizers["PHONE_NUMBER"]] if "PHONE_NUMBER" in pattern else []]
+        entities = pattern + ner
+        results: list[Any] = []
+        for recognizers in rounds:
+            found: list[Any] = []
+            for recognizer in recognizers:
+                for result in recognizer.analyze(text=text, entities=entities, nlp_artifacts=artifacts) or ():
+                    meta = result.recognition_metadata
+                    if meta is None:
+                        meta = result.recognition_metadata = {}
+                    meta.setdefault(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, recognizer.id)
+                    meta.setdefault(RecognizerResult.RECOGNIZER_NAME_KEY, recognizer.name)
+                    found.append(result)
+            # A result below the threshold with no context word near it stays below it:
+            # leave it out before the (costly) enhancer, except where calibration may lift it.
+            found = [
+                r
+                for r in found
+                if not self.shortcuts
+                or r.score >= threshold
+                or r.entity_type in CALIBRATED_ENTITIES
+                or request.has_context(r.start, self._context_of(r))
+            ]
+            # A validator already gave these the top score: context cannot change them. Those
+            # with no context word anywhere before them skip the context step (and tokenizing).
+            settled, alone, pending = [], [], []
+            for r in found:
+                if r.score >= 1.0 and r.entity_type not in CALIBRATED_ENTITIES:
+                    settled.append(r)
+                elif self.shortcuts and not _mentioned_before(request, r.start, self._context_of(r)):
+                    alone.append(r)
+                else:
+                    pending.append(r)
+            results.extend(settled)
+            if alone:
+                enhancer.calibrate(text, alone)
+                results.extend(alone)
+            if pending:
+                results.extend(enhancer.enhance_using_context(text, pending, artifacts, recognizers, None))
+            request.covered = [(r.start, r.end) for r in results if r.score > request.phone_ceiling]
+        kept = [r for r in results if r.score >= threshold]
+        return list(EntityRecognizer.remove_duplicates(kept))
+
+    def _choose(self, entity: str, request: Any) -> Any:
+        """The entity's recognizer, without its context-only patterns when no context word is there."""
+        recognizer = self._recognizers[entity]
+        lean = self._without_weak.get(entity) if self.shortcuts else None
+        if lean is not None and request.first_mention(list(recognizer.context or [])) is None:
+            return lean
+        return recognizer
+
+    def _needs_absent_context(self, entity: str, request: Any, threshold: float) -> bool:
+        """True when the recognizer can only reach ``threshold`` through a context word, and none is there."""
+        ceiling = self._context_only.get(entity)
+        if ceiling is None or ceiling >= threshold or not self.shortcuts:
+            return False
+        context = list(self._recognizers[entity].context or [])
+        if request.first_mention(context) is None:
+            return True
+        keywords = request.keyword_set()
+        return not any(word.lower() in keywords for word in context)
+
+    def _context_of(self, result: Any) -> list[str]:
+        from presidio_analyzer import RecognizerResult
+
+        rid = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)
+        recognizer = self._by_id.get(rid)
+        return list(recognizer.context or []) if recognizer is not None else []
+
+
+def _mentioned_before(request: Any, start: int, context: list[str]) -> bool:
+    first = request.first_mention(context) if context else None
+    return first is not None and first <= start
+
+
+def _is_allowed(value: str, allow: frozenset[str], patterns: Sequence[re.Pattern[str]]) -> bool:
+    return value in allow or any(p.fullmatch(value) for p in patterns)
+
+
+def merge_overlaps(detections: Iterable[Detection]) -> list[Detection]:
+    """Merge overlapping detections into one span each, typed by the highest score (then the longest).
+
+    The result is sorted by start and non-overlapping, so replacements can be applied
+    left to right without corrupting offsets; no character of any detection is left out.
+    """
+    ordered = sorted(detections, key=lambda d: (d.start, -d.end))
+    merged: list[Detection] = []
+    best: Detection | None = None
+    for det in ordered:
+        if merged and det.start < merged[-1].end:
+            last = merged[-1]
+            assert best is not None
+            if (det.score, det.end - det.start) > (best.score, best.end - best.start):
+                best = det
+            merged[-1] = Detection(best.entity_type, last.start, max(last.end, det.end), max(last.score, det.score))
+        else:
+            best = det
+            merged.append(det)
+    return merged
+
+
+_engine: PIIEngine | None = None
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> PIIEngine:
+    """The process-wide engine, built on first use (thread-safe); raises if it cannot be built."""
+    global _engine
+    engine = _engine
+    if engine is None:
+        with _engine_lock:
+            if _engine is None:
+                _engine = PIIEngine(resolve_model_name())
+            engine = _engine
+    return engine
+
+
+def engine_ready() -> bool:
+    """True once :func:`get_engine` has built the engine (no import cost to ask)."""
+    return _engine is not None
+
+
+def compile_allow_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
+    """Compile ``pii_allow_patterns`` (full-match semantics); raises ``re.error`` on a bad one."""
+    return [re.compile(p) for p in patterns]

@@ -1,0 +1,210 @@
+"""The ``pii`` stage: personal data never leaves the process unless the user chose so.
+
+Settings: ``pii`` (``"off"``, ``"redact"``, ``"mask"``, ``"pseudonymize"``, ``"block"``),
+``pii_entities`` (default: every type the engine can detect), ``pii_allow`` (values
+left alone), ``pii_allow_patterns`` (regexes; a value that fully matches one is left
+alone), ``pii_threshold`` (minimum detection score, default 0.7).
+
+Every message is covered: system, user and earlier assistant turns. In
+``"pseudonymize"`` mode the placeholder map lives in ``call.vault`` for this call only,
+and the answer gets the real values back: in ``response.text``, in every string of
+``response.parsed``, and across the chunks of a stream.
+
+Fail closed: if the engine cannot be built or a recognizer fails, the call is refused
+with :class:`guardfn.errors.PIIEngineUnavailable` before anything is sent. Findings,
+changes and errors carry entity types and counts, never values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from guardfn.call import Call, Finding, Response
+from guardfn.errors import ConfigurationError, GuardError, PIIDetected, PIIEngineUnavailable
+from guardfn.hookspecs import hookimpl
+from guardfn.pii.anonymize import Pseudonymizer, replace
+from guardfn.pii.entities import unknown_entities
+from guardfn.pii.restore import StreamRestorer, restore_object, restore_text
+from guardfn.settings import Settings
+
+NAME = "pii"
+
+_ENABLE_HINT = "install guardfn[pii] (presidio-analyzer, spacy), or set pii='off' to send personal data as is"
+
+
+@hookimpl
+def guardfn_configure(settings: Settings) -> None:
+    """Runs when a guarded function's settings are built: rejects unknown entity names and bad allow patterns."""
+    if settings.pii_entities is not None:
+        unknown = unknown_entities(settings.pii_entities)
+        if unknown:
+            raise ConfigurationError(
+                f"pii_entities names unsupported entity type(s): {', '.join(unknown)}",
+                stage=NAME,
+                hint="see guardfn.pii.ALL_ENTITIES",
+            )
+    for index, pattern in enumerate(settings.pii_allow_patterns):
+        try:
+            re.compile(pattern)
+        except re.error:
+            raise ConfigurationError(
+                f"pii_allow_patterns[{index}] is not a valid regular expression", stage=NAME
+            ) from None
+
+
+@hookimpl
+def guardfn_transform_input(call: Call) -> Any:
+    """Runs before anything leaves the process: detects PII in every message and redacts,
+    masks, pseudonymizes (filling ``call.vault``) or refuses with ``PIIDetected``.
+
+    In async mode the first call builds the engine in a worker thread (it imports
+    Presidio and spaCy), so the event loop is never blocked for long.
+    """
+    if call.settings.pii == "off":
+        return None
+    from guardfn.pii.engine import engine_ready
+
+    if call.is_async and not engine_ready():
+        return _transform_async(call)
+    _transform(call, _engine())
+    return None
+
+
+async def _transform_async(call: Call) -> None:
+    engine = await asyncio.to_thread(_engine)
+    _transform(call, engine)
+
+
+def _engine() -> Any:
+    try:
+        from guardfn.pii.engine import get_engine
+
+        return get_engine()
+    except Exception as exc:
+        raise PIIEngineUnavailable(
+            f"PII detection is on but its engine could not start ({type(exc).__name__})",
+            stage=NAME,
+            hint=_ENABLE_HINT,
+        ) from None
+
+
+def _transform(call: Call, engine: Any) -> None:
+    settings = call.settings
+    mode = settings.pii
+    allow_patterns = [re.compile(p) for p in settings.pii_allow_patterns]
+    found: list[tuple[int, list[Any]]] = []
+    for index, message in enumerate(call.messages):
+        content = message.get("content")
+        if not isinstance(content, str) or not content:
+            continue
+        try:
+            detections = engine.analyze(
+                content,
+                entities=settings.pii_entities,
+                threshold=settings.pii_threshold,
+                allow=settings.pii_allow,
+                allow_patterns=allow_patterns,
+            )
+        except GuardError:
+            raise
+        except Exception as exc:
+            # Never chain: some third-party errors quote the text they were looking at.
+            raise PIIEngineUnavailable(
+                f"PII detection failed on message {index} ({type(exc).__name__}); nothing was sent",
+                stage=NAME,
+                hint=_ENABLE_HINT,
+            ) from None
+        if detections:
+            found.append((index, detections))
+
+    totals: Counter[str] = Counter()
+    for _, detections in found:
+        totals.update(d.entity_type for d in detections)
+    if mode == "block":
+        if totals:
+            for kind, count in sorted(totals.items()):
+                call.add_finding(Finding(stage=NAME, kind=kind, count=count, blocked=True))
+            summary = ", ".join(f"{count} {kind}" for kind, count in sorted(totals.items()))
+            raise PIIDetected(
+                f"personal data in the prompt: {summary}",
+                entities=dict(totals),
+                stage=NAME,
+                hint="remove it, allow-list it (pii_allow), or use pii='redact', 'mask' or 'pseudonymize'",
+            )
+        return
+
+    assert mode in ("redact", "mask", "pseudonymize")
+    pseudonymizer: Pseudonymizer | None = None
+    if mode == "pseudonymize":
+        pseudonymizer = Pseudonymizer()
+        for message in call.messages:
+            if isinstance(message.get("content"), str):
+                pseudonymizer.reserve_from(message["content"])
+    for index, detections in found:
+        message = call.messages[index]
+        new_text, counts = replace(message["content"], detections, mode, pseudonymizer)
+        message["content"] = new_text
+        call.record_change(NAME, f"messages[{index}]", sum(counts.values()))
+    for kind, count in sorted(totals.items()):
+        call.add_finding(Finding(stage=NAME, kind=kind, count=count, detail={"mode": mode}))
+    if pseudonymizer is not None:
+        call.vault.update(pseudonymizer.vault)
+
+
+@hookimpl
+def guardfn_transform_output(call: Call, response: Response) -> None:
+    """Runs after the output checks: puts pseudonymized values back into the answer's text
+    and every string field of the parsed object. Unknown placeholders are left alone."""
+    if call.settings.pii != "pseudonymize" or not call.vault:
+        return
+    restored = restore_text(response.text, call.vault)
+    if restored != response.text:
+        call.record_change(NAME, "response.text", 1)
+    response.text = restored
+    if response.parsed is not None:
+        response.parsed = restore_object(response.parsed, call.vault)
+
+
+@hookimpl
+def guardfn_wrap_stream(call: Call, chunks: Any) -> Any:
+    """Runs once per streamed call: restores pseudonymized values in the chunks, holding back
+    only a trailing fragment that could be the start of a placeholder."""
+    if call.settings.pii != "pseudonymize" or not call.vault:
+        return None
+    if call.is_async:
+        return _restore_async(chunks, StreamRestorer(call.vault))
+    return _restore_sync(chunks, StreamRestorer(call.vault))
+
+
+def _restore_sync(chunks: Iterator[str], restorer: StreamRestorer) -> Iterator[str]:
+    try:
+        for chunk in chunks:
+            out = restorer.feed(chunk)
+            if out:
+                yield out
+        tail = restorer.flush()
+        if tail:
+            yield tail
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+async def _restore_async(chunks: AsyncIterator[str], restorer: StreamRestorer) -> AsyncIterator[str]:
+    try:
+        async for chunk in chunks:
+            out = restorer.feed(chunk)
+            if out:
+                yield out
+        tail = restorer.flush()
+        if tail:
+            yield tail
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
