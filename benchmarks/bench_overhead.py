@@ -108,11 +108,27 @@ async def _async_throughput(server: Any, concurrency: int, full: bool, store_dir
     return max(raw_rates), max(guard_rates)
 
 
-def run() -> list[Row]:
-    from guardfn.testing import FakeLLMServer
+class _Remote:
+    """The fake provider in a child process, so it shares no GIL with the measured client."""
 
+    def __init__(self) -> None:
+        from guardfn.testing import serve_in_subprocess
+
+        self.process, self.url = serve_in_subprocess()
+        self.openai_base_url = self.url + "/v1"
+        self.anthropic_base_url = self.url
+
+    def __enter__(self) -> _Remote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+def run() -> list[Row]:
     rows: list[Row] = []
-    with FakeLLMServer() as server, tempfile.TemporaryDirectory() as store_dir:
+    with _Remote() as server, tempfile.TemporaryDirectory() as store_dir:
         for full in (False, True):
             label = "all stages + diskcache limits" if full else "default stages"
             raw, guard = _sync_latencies(server, full, store_dir)

@@ -8,27 +8,47 @@ which shows exactly what reached the "provider". Every request is recorded.
     with FakeLLMServer() as server:
         server.reply("hello", usage=(12, 3))
         client = openai.OpenAI(base_url=server.openai_base_url, api_key="sk-test")
+
+Routes: ``POST /v1/chat/completions`` (OpenAI), ``POST /v1/messages`` (Anthropic) and
+``GET /v1/models`` (Anthropic's list shape when the request carries ``x-api-key`` or
+``anthropic-version``, OpenAI's otherwise). ``"stream": true`` answers with server-sent
+events in each provider's format. Run ``python -m guardfn.testing`` to serve from a shell
+(it prints the URL), or :func:`serve_in_subprocess` to serve from a child process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeLLMServer", "RecordedRequest", "Reply"]
+__all__ = ["FakeLLMServer", "RecordedRequest", "Reply", "echo", "serve_in_subprocess"]
+
+OPENAI_PATH = "/v1/chat/completions"
+ANTHROPIC_PATH = "/v1/messages"
+MODELS_PATH = "/v1/models"
+
+# finish reasons given in either provider's vocabulary, translated to the one being answered
+_TO_ANTHROPIC = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
+_TO_OPENAI = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
+              "refusal": "content_filter"}
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 529: "overloaded_error"}
 
 
 @dataclass
 class RecordedRequest:
-    """One request the server received: method, path, lower-case headers, parsed JSON body."""
+    """One request the server received: method, path (no query), lower-case headers, parsed JSON body, raw bytes."""
 
     method: str
     path: str
@@ -57,34 +77,30 @@ def _tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4)) if text else 0
 
 
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(block.get("text", "")) for block in content if isinstance(block, dict))
+    return ""
+
+
 def _prompt_text(body: dict[str, Any]) -> str:
-    parts: list[str] = []
-    system = body.get("system")
-    if isinstance(system, str):
-        parts.append(system)
-    for message in body.get("messages") or []:
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(str(block.get("text", "")) for block in content if isinstance(block, dict))
-    return "\n".join(parts)
+    parts = [_content_text(body.get("system"))]
+    parts.extend(_content_text(m.get("content")) for m in body.get("messages") or [] if isinstance(m, dict))
+    return "\n".join(p for p in parts if p)
 
 
 def _last_user_text(body: dict[str, Any]) -> str:
     for message in reversed(body.get("messages") or []):
-        if message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return "".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+        if isinstance(message, dict) and message.get("role") == "user":
+            return _content_text(message.get("content"))
     return ""
 
 
 def echo(request: RecordedRequest) -> Reply:
     """The default responder: ``"echo: "`` and the last user message."""
-    return Reply(text="echo: " + _last_user_text(request.body or {}))
+    return Reply(text="echo: " + _last_user_text(request.body if isinstance(request.body, dict) else {}))
 
 
 def _split(text: str, parts: int = 3) -> list[str]:
@@ -94,12 +110,18 @@ def _split(text: str, parts: int = 3) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+def _dumps(payload: Any) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
 class _Handler(BaseHTTPRequestHandler):
+    """Keep-alive HTTP/1.1, Nagle off, one ``send`` per JSON response."""
+
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the stdlib's per-request logging."""
 
     def _record(self) -> RecordedRequest:
@@ -110,211 +132,245 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         request = RecordedRequest(
-            self.command, self.path.split("?")[0], {k.lower(): v for k, v in self.headers.items()}, body, raw
+            self.command, self.path.split("?", 1)[0], {k.lower(): v for k, v in self.headers.items()}, body, raw
         )
         self.server.owner._append(request)
         return request
 
-    def do_GET(self) -> None:
-        request = self._record()
-        if request.path.rstrip("/") != "/v1/models":
-            return self._json(404, {"error": {"message": "not found", "type": "not_found"}})
+    def _scripted(self, request: RecordedRequest) -> Reply | None:
+        """The next reply, after its delay; None (and nothing sent) when the server stopped meanwhile."""
         owner = self.server.owner
-        reply = owner._next_reply(request)
+        try:
+            reply = owner._next_reply(request)
+        except Exception as exc:  # a broken custom responder shows up as a 500, not a dropped socket
+            reply = Reply(status=500, message=f"responder failed: {type(exc).__name__}")
+        if reply.delay and owner._stopping.wait(reply.delay):
+            self.close_connection = True
+            return None
+        return reply
+
+    def do_GET(self) -> None:
+        """``GET /v1/models``; anything else is a 404."""
+        request = self._record()
+        if request.path.rstrip("/") != MODELS_PATH:
+            return self._error(request, Reply(status=404, message=f"no route for GET {request.path}"))
+        reply = self._scripted(request)
+        if reply is None:
+            return None
         if reply.status != 200:
             return self._error(request, reply)
-        if "anthropic-version" in request.headers:
-            data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
-                    for m in owner.model_ids]
-            ids = [d["id"] for d in data]
+        ids = list(self.server.owner.model_ids)
+        if _is_anthropic(request):
+            data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in ids]
             return self._json(200, {"data": data, "has_more": False, "first_id": ids[0] if ids else None,
                                     "last_id": ids[-1] if ids else None})
-        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"} for m in owner.model_ids]
-        return self._json(200, {"object": "list", "data": data})
+        models = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "guardfn-fake"} for m in ids]
+        return self._json(200, {"object": "list", "data": models})
 
     def do_POST(self) -> None:
+        """Chat Completions or Messages, JSON or server-sent events."""
         request = self._record()
-        reply = self.server.owner._next_reply(request)
-        if reply.delay:
-            time.sleep(reply.delay)
+        if request.path not in (OPENAI_PATH, ANTHROPIC_PATH):
+            return self._error(request, Reply(status=404, message=f"no route for POST {request.path}"))
+        if not isinstance(request.body, dict):
+            return self._error(request, Reply(status=400, message="request body is not a JSON object"))
+        reply = self._scripted(request)
+        if reply is None:
+            return None
         if reply.status != 200:
             return self._error(request, reply)
+        body = request.body
         if reply.bad_json:
+            if body.get("stream"):
+                return self._sse(["data: {this is not json\n\n"])
             return self._send(200, b"{this is not json", "application/json")
-        body = request.body if isinstance(request.body, dict) else {}
-        if request.path == "/v1/chat/completions":
+        if request.path == OPENAI_PATH:
             return self._openai(body, reply)
-        if request.path == "/v1/messages":
-            return self._anthropic(body, reply)
-        return self._json(404, {"error": {"message": "not found", "type": "not_found"}})
+        return self._anthropic(body, reply)
 
     # --- responses ---------------------------------------------------------------------
 
     def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
+        self.send_response_only(status)
         self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        self._headers_buffer.append(b"\r\n" + data)  # type: ignore[attr-defined]  # headers + body in one send
+        self.flush_headers()
 
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json", headers)
+        self._send(status, _dumps(payload).encode(), "application/json", headers)
 
     def _error(self, request: RecordedRequest, reply: Reply) -> None:
-        headers = {}
+        headers: dict[str, str] = {}
         if reply.retry_after is not None:
             headers["retry-after"] = f"{reply.retry_after:g}"
-        kind = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 429: "rate_limit_error"}.get(reply.status, "api_error")
-        if request.path == "/v1/messages" or "anthropic-version" in request.headers:
+        kind = _ERROR_TYPES.get(reply.status, "api_error")
+        if request.path == ANTHROPIC_PATH or (request.path != OPENAI_PATH and _is_anthropic(request)):
             payload: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": reply.message}}
         else:
-            payload = {"error": {"message": reply.message, "type": kind, "code": None, "param": None}}
+            code = "rate_limit_exceeded" if reply.status == 429 else kind
+            payload = {"error": {"message": reply.message, "type": kind, "param": None, "code": code}}
         self._json(reply.status, payload, headers)
 
-    def _usage(self, body: dict[str, Any], reply: Reply, text: str) -> tuple[int, int]:
-        if reply.usage is not None:
-            return reply.usage
-        return _tokens(_prompt_text(body)), _tokens(text)
-
-    def _sse(self, events: Iterator[str]) -> None:
-        self.send_response(200)
+    def _sse(self, events: Iterable[str]) -> None:
+        self.send_response_only(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
+        write = self.wfile.write
         for event in events:
             data = event.encode()
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+            write(b"%x\r\n%s\r\n" % (len(data), data))
+        write(b"0\r\n\r\n")
 
     def _openai(self, body: dict[str, Any], reply: Reply) -> None:
         model = body.get("model", "fake-model")
-        prompt_tokens, completion_tokens = self._usage(body, reply, reply.text)
-        finish = reply.finish_reason or "stop"
-        ident = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+        text = reply.text
+        prompt_tokens, completion_tokens = reply.usage or (_tokens(_prompt_text(body)), _tokens(text))
+        finish = _TO_OPENAI.get(reply.finish_reason or "stop", reply.finish_reason or "stop")
+        ident = f"chatcmpl-{uuid.uuid4().hex[:16]}"
+        created = int(time.time())
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                  "total_tokens": prompt_tokens + completion_tokens}
         if not body.get("stream"):
             return self._json(200, {
-                "id": ident, "object": "chat.completion", "created": int(time.time()), "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text, "refusal": None},
+                "id": ident, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
                              "finish_reason": finish, "logprobs": None}],
                 "usage": usage,
+                **reply.extra,
             })
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        head = _dumps({"id": ident, "object": "chat.completion.chunk", "created": created, "model": model})[:-1]
 
-        def events() -> Iterator[str]:
-            base = {"id": ident, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
-            first = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-            yield "data: " + json.dumps(base | {"choices": [first]}) + "\n\n"
-            for piece in reply.chunks if reply.chunks is not None else _split(reply.text):
-                choice = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
-                yield "data: " + json.dumps(base | {"choices": [choice]}) + "\n\n"
-            yield "data: " + json.dumps(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}) + "\n\n"
-            if include_usage:
-                yield "data: " + json.dumps(base | {"choices": [], "usage": usage}) + "\n\n"
-            yield "data: [DONE]\n\n"
+        def chunk(choices: list[dict[str, Any]], **more: Any) -> str:
+            return "data: " + head + "," + _dumps({"choices": choices, **more})[1:] + "\n\n"
 
-        self._sse(events())
+        events = [chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])]
+        pieces = reply.chunks if reply.chunks is not None else _split(text)
+        events.extend(chunk([{"index": 0, "delta": {"content": p}, "finish_reason": None}]) for p in pieces)
+        events.append(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]))
+        if include_usage:
+            events.append(chunk([], usage=usage))
+        events.append("data: [DONE]\n\n")
+        self._sse(events)
 
     def _anthropic(self, body: dict[str, Any], reply: Reply) -> None:
         model = body.get("model", "fake-model")
-        prompt_tokens, completion_tokens = self._usage(body, reply, reply.text)
-        ident = f"msg_{uuid.uuid4().hex[:12]}"
-        content: dict[str, Any] = {"type": "text", "text": reply.text}
+        text = reply.text
+        prompt_tokens, completion_tokens = reply.usage or (_tokens(_prompt_text(body)), _tokens(text))
+        ident = f"msg_{uuid.uuid4().hex[:16]}"
+        content: dict[str, Any] = {"type": "text", "text": text}
         stop = reply.finish_reason or "end_turn"
         choice = body.get("tool_choice") or {}
-        if body.get("tools") and choice.get("type") == "tool":
+        if body.get("tools") and isinstance(choice, dict) and choice.get("type") == "tool":
             try:
-                content = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:12]}", "name": choice["name"],
-                           "input": json.loads(reply.text)}
+                content = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:16]}", "name": choice.get("name"),
+                           "input": json.loads(text)}
                 stop = reply.finish_reason or "tool_use"
             except ValueError:
-                pass
+                pass  # not JSON: answer with text so the caller's validation can fail
+        stop = _TO_ANTHROPIC.get(stop, stop)
         usage = {"input_tokens": prompt_tokens, "output_tokens": completion_tokens}
         if not body.get("stream"):
             return self._json(200, {"id": ident, "type": "message", "role": "assistant", "model": model,
                                     "content": [content], "stop_reason": stop, "stop_sequence": None,
-                                    "usage": usage})
+                                    "usage": usage, **reply.extra})
 
         def event(name: str, payload: dict[str, Any]) -> str:
-            return f"event: {name}\ndata: {json.dumps(payload | {'type': name})}\n\n"
+            return f"event: {name}\ndata: {_dumps({'type': name, **payload})}\n\n"
 
-        def events() -> Iterator[str]:
-            start_usage = {"input_tokens": prompt_tokens, "output_tokens": 1}
-            yield event("message_start", {"message": {"id": ident, "type": "message", "role": "assistant",
-                                                      "model": model, "content": [], "stop_reason": None,
-                                                      "stop_sequence": None, "usage": start_usage}})
-            if content["type"] == "tool_use":
-                block = {"type": "tool_use", "id": content["id"], "name": content["name"], "input": {}}
-                yield event("content_block_start", {"index": 0, "content_block": block})
-                for piece in _split(json.dumps(content["input"])):
-                    yield event("content_block_delta",
-                                {"index": 0, "delta": {"type": "input_json_delta", "partial_json": piece}})
-            else:
-                yield event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
-                for piece in reply.chunks if reply.chunks is not None else _split(reply.text):
-                    yield event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}})
-            yield event("content_block_stop", {"index": 0})
-            yield event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
-                                          "usage": {"output_tokens": completion_tokens}})
-            yield event("message_stop", {})
+        events = [event("message_start", {"message": {
+            "id": ident, "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": prompt_tokens, "output_tokens": 1},
+        }})]
+        if content["type"] == "tool_use":
+            block = {"type": "tool_use", "id": content["id"], "name": content["name"], "input": {}}
+            events.append(event("content_block_start", {"index": 0, "content_block": block}))
+            pieces = reply.chunks if reply.chunks is not None else _split(_dumps(content["input"]))
+            events.extend(event("content_block_delta", {"index": 0, "delta": {
+                "type": "input_json_delta", "partial_json": p}}) for p in pieces)
+        else:
+            events.append(event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
+            pieces = reply.chunks if reply.chunks is not None else _split(text)
+            events.extend(event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}})
+                          for p in pieces)
+        events.append(event("content_block_stop", {"index": 0}))
+        events.append(event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
+                                              "usage": {"output_tokens": completion_tokens}}))
+        events.append(event("message_stop", {}))
+        self._sse(events)
 
-        self._sse(events())
+
+def _is_anthropic(request: RecordedRequest) -> bool:
+    headers = request.headers
+    return "x-api-key" in headers or "anthropic-version" in headers
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    daemon_threads = True  # a handler sleeping on a delay never holds up stop() or interpreter exit
     allow_reuse_address = True
+    request_queue_size = 256  # many concurrent clients in benchmarks
     owner: FakeLLMServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (a timeout test) is not an error worth printing."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
             super().handle_error(request, client_address)
 
 
 class FakeLLMServer:
-    """A fake OpenAI + Anthropic API on 127.0.0.1 for tests, demos and benchmarks."""
+    """A fake OpenAI + Anthropic API on 127.0.0.1 for tests, demos and benchmarks.
+
+    Scripted replies (:meth:`reply`, :meth:`fail`, :meth:`bad_json`) are answered in order, one
+    per chat/messages request, whatever the provider; when none is queued, ``responder``
+    (default :func:`echo`) answers. ``requests`` records every request received, in order.
+    """
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, responder: Callable[[RecordedRequest], Reply] | None = None
     ) -> None:
         self.host = host
         self.port = port
-        self.responder = responder or echo
+        self.responder: Callable[[RecordedRequest], Reply] = responder or echo
         self.requests: list[RecordedRequest] = []
         self.model_ids: list[str] = ["gpt-4o-mini", "gpt-4o", "claude-sonnet-4-6", "claude-haiku-4-5"]
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> FakeLLMServer:
-        """Start serving in a daemon thread; returns self."""
+        """Start serving in a daemon thread (no-op if already serving); returns self."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
         server = _Server((self.host, self.port), _Handler)
         server.owner = self
         self._server = server
         self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"FakeLLMServer:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving (handlers still sleeping on a delay are daemon threads and are left)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        """Stop serving; handlers sleeping on a ``delay`` wake up and close their connection without answering."""
+        self._stopping.set()
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
 
     def __enter__(self) -> FakeLLMServer:
         return self.start()
@@ -329,7 +385,7 @@ class FakeLLMServer:
 
     @property
     def openai_base_url(self) -> str:
-        """The ``base_url`` for the OpenAI SDK."""
+        """The ``base_url`` for the OpenAI SDK (``url + "/v1"``)."""
         return self.url + "/v1"
 
     @property
@@ -349,18 +405,25 @@ class FakeLLMServer:
         chunks: list[str] | None = None,
         times: int = 1,
     ) -> None:
-        """Queue ``times`` scripted successful replies."""
+        """Queue ``times`` successful replies.
+
+        ``usage`` is ``(prompt_tokens, completion_tokens)`` (default: about one token per four
+        characters); ``finish_reason`` may use either provider's words ("length" / "max_tokens");
+        ``chunks`` are the exact streamed deltas (default: the text in about three pieces);
+        ``delay`` seconds pass before the answer. For an Anthropic request that forces a tool,
+        ``text`` that is JSON becomes the ``tool_use`` input.
+        """
         for _ in range(times):
             self._queue(Reply(text=text, usage=usage, finish_reason=finish_reason, delay=delay, chunks=chunks))
 
     def fail(self, status: int, *, retry_after: float | None = None, message: str = "scripted error",
-             times: int = 1) -> None:
-        """Queue ``times`` error replies with the provider's error body and ``Retry-After``."""
+             times: int = 1, delay: float = 0.0) -> None:
+        """Queue ``times`` error replies: the provider's error JSON, and ``Retry-After`` when given."""
         for _ in range(times):
-            self._queue(Reply(status=status, retry_after=retry_after, message=message))
+            self._queue(Reply(status=status, retry_after=retry_after, message=message, delay=delay))
 
     def bad_json(self, times: int = 1) -> None:
-        """Queue ``times`` 200 replies whose body is not JSON."""
+        """Queue ``times`` 200 replies whose body is not JSON (a broken event for streaming requests)."""
         for _ in range(times):
             self._queue(Reply(bad_json=True))
 
@@ -369,6 +432,11 @@ class FakeLLMServer:
         with self._lock:
             self._script.clear()
             self.requests.clear()
+
+    @property
+    def pending(self) -> int:
+        """How many scripted replies are still queued."""
+        return len(self._script)
 
     def _queue(self, reply: Reply) -> None:
         with self._lock:
@@ -385,3 +453,40 @@ class FakeLLMServer:
         if request.method == "GET":
             return Reply()
         return self.responder(request)
+
+
+def serve_in_subprocess(host: str = "127.0.0.1", port: int = 0) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m guardfn.testing`` in a child process; returns the process and its URL.
+
+    The child shares no GIL with the caller (benchmarks). Stop it with ``process.terminate()``
+    and ``process.wait()``. It answers with the default echo responder.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "guardfn.testing", "--host", host, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    if not url.startswith("http://"):
+        process.kill()
+        process.wait()
+        raise RuntimeError("the fake LLM server child process did not start")
+    return process, url
+
+
+def _main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m guardfn.testing", description="Serve the fake LLM API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    with FakeLLMServer(args.host, args.port) as server:
+        print(server.url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    _main()
