@@ -57,7 +57,9 @@ BLOCKING_ERRORS = (InputRejected, RateLimitExceeded, OutputRejected)
 
 # A control that is switched on must have its stage registered and enabled: an option
 # that silently does nothing is a hole. Each entry: stage name -> "is it switched on?".
-REQUIRED_STAGES: dict[str, Callable[[Settings], bool]] = {}
+REQUIRED_STAGES: dict[str, Callable[[Settings], bool]] = {
+    "pii": lambda s: s.pii != "off",
+}
 
 
 def outcome_of(error: BaseException | None) -> str:

@@ -292,3 +292,26 @@ async def test_async_stream_restores_split_placeholders(server: FakeLLMServer) -
     out = "".join([chunk async for chunk in stream])
     assert out.startswith(f"Reach {RAW['EMAIL_ADDRESS']} or {RAW['PHONE_NUMBER']};")
     assert RAW["EMAIL_ADDRESS"] not in _sent(server)
+
+
+def test_names_and_places_with_a_spacy_model(
+    server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "PERSON", "pattern": "Alice Johnson"}, {"label": "GPE", "pattern": "Lyon"}])  # type: ignore[attr-defined]
+    path = tmp_path_factory.mktemp("model") / "ner"
+    nlp.to_disk(path)
+    monkeypatch.setattr(engine_mod, "_engine", engine_mod.PIIEngine(str(path)))
+
+    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, pii="pseudonymize")
+    def ask(user_id: str, q: str) -> str:
+        return q
+
+    question = f"Alice Johnson from Lyon ({RAW['EMAIL_ADDRESS']}) asks for a refund"
+    assert ask("u-1", question) == f"echo: {question}"
+    sent = _sent(server)
+    assert "Alice Johnson" not in sent and "Lyon" not in sent and RAW["EMAIL_ADDRESS"] not in sent
+    assert "<PERSON_1>" in sent and "<LOCATION_1>" in sent

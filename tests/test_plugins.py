@@ -229,3 +229,14 @@ def test_import_guardfn_stays_light() -> None:
     code = f"import sys, guardfn; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_switched_on_control_whose_stage_is_disabled_is_refused(server: FakeLLMServer) -> None:
+    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY,
+                 pii="redact", disable=["pii"])
+    def ask(q: str) -> str:
+        return q
+
+    with pytest.raises(ConfigurationError, match="pii"):
+        ask("mail ann@example.com")
+    assert server.requests == []

@@ -39,7 +39,7 @@ from phonenumbers import PhoneMetadata, PhoneNumberMatcher
 from phonenumbers.phonenumbermatcher import _PATTERN as PHONE_CANDIDATE
 from phonenumbers.phonenumbermatcher import _SLASH_SEPARATED_DATES, _TIME_STAMPS, _TIME_STAMPS_SUFFIX
 from phonenumbers.phonenumberutil import _SECOND_NUMBER_START_PATTERN as _SECOND_NUMBER_START
-from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, COUNTRY_CODES_FOR_NON_GEO_REGIONS
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -163,6 +163,9 @@ class _RegionGate:
                 if desc is not None and desc.national_number_pattern:
                     patterns.append(desc.national_number_pattern)
         self.general = re.compile("(?:" + ")|(?:".join(general) + ")")
+        self.min_length = min(self.lengths, default=1)
+        # an international dialling prefix, then a country code and a number
+        self.idd_min_length = 1 + _min_international_digits() if self.idd is not None else 10**6
         self.pattern = re.compile("(?:" + ")|(?:".join(patterns) + ")" if patterns else "(?!)")
 
     def _variants(self, digits: str) -> Iterator[str]:
@@ -182,12 +185,21 @@ class _RegionGate:
 
     def admits(self, groups: list[str]) -> bool:
         """True unless no number valid for this region can be read from these digit groups."""
+        return self._admits(groups)
+
+    def _admits(self, groups: list[str]) -> bool:
+        if sum(map(len, groups)) < min(self.min_length, self.idd_min_length):
+            return False  # every reading is shorter than any valid number
         for i in range(len(groups)):
             digits = ""
             for j in range(i, len(groups)):
                 digits += groups[j]
-                if self.idd is not None and self.idd.match(digits):
-                    return True
+                if self.idd is not None:
+                    idd = self.idd.match(digits)
+                    if idd and len(digits) - idd.end() >= _min_international_digits():
+                        return True
+                if len(digits) < self.min_length:
+                    continue
                 for variant in self._variants(digits):
                     if (
                         len(variant) in self.lengths
@@ -196,6 +208,21 @@ class _RegionGate:
                     ):
                         return True
         return False
+
+
+@lru_cache(maxsize=1)
+def _min_international_digits() -> int:
+    """The fewest digits (country code included) of any valid number written internationally."""
+    lengths = []
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        meta: Any = PhoneMetadata.metadata_for_region(region)
+        if meta is not None:
+            lengths.append(len(str(meta.country_code)) + min(n for n in meta.general_desc.possible_length if n > 0))
+    for code in COUNTRY_CODES_FOR_NON_GEO_REGIONS:
+        meta = PhoneMetadata.metadata_for_nongeo_region(code)
+        if meta is not None:
+            lengths.append(len(str(code)) + min(n for n in meta.general_desc.possible_length if n > 0))
+    return min(lengths, default=1)
 
 
 _LINE_BREAK = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
