@@ -97,9 +97,13 @@ def _show(title: str, call: Any, result: str | None, error: Any, sent: list[Any]
     for span in call.spans:
         key = (span.step.removeprefix("guardfn_"), span.plugin)
         stage_us[key] = stage_us.get(key, 0.0) + (span.end_ns - span.start_ns) / 1000
+    noted: set[str] = set()
     for (step, plugin), micros in stage_us.items():
-        notes = [f"{f.kind} x{f.count}" for f in call.findings if f.stage == plugin]
-        notes += [f"changed {c.target} ({c.count})" for c in call.changes if c.stage == plugin]
+        notes: list[str] = []
+        if plugin not in noted:
+            noted.add(plugin)
+            notes = [f"{f.kind} x{f.count}" for f in call.findings if f.stage == plugin]
+            notes += [f"changed {c.target} ({c.count})" for c in call.changes if c.stage == plugin]
         click.echo(f"  {step:<16} {plugin:<16} {micros:>9.0f} us  {'; '.join(notes)}")
     if sent:
         for request in sent:

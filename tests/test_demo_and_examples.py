@@ -1,0 +1,49 @@
+"""The newcomer's path: ``guardfn demo`` and the runnable examples work offline."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from guardfn.cli import main as cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _demo_records() -> list[dict]:
+    result = CliRunner().invoke(cli, ["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+
+
+def test_demo_runs_every_scenario_against_the_fake_provider() -> None:
+    records = {r["scenario"]: r for r in _demo_records()}
+    ordinary = records["an ordinary question"]
+    assert ordinary["outcome"] == "ok"
+    assert ordinary["answer"] == "echo: Answer briefly: How do I reset my password?"
+    pii = records["personal data in the prompt"]
+    sent = " ".join(pii["sent_to_provider"])
+    assert "ann@example.com" not in sent and "4111 1111 1111 1111" not in sent
+    assert "ann@example.com" in pii["answer"]  # pseudonymized, then restored in the answer
+
+
+def test_demo_table_output_shows_stages() -> None:
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "call_model" in result.output and "openai" in result.output
+
+
+def test_console_script_is_installed() -> None:
+    out = subprocess.run([sys.executable, "-m", "guardfn.cli", "--help"], capture_output=True, text=True, check=True)
+    assert "demo" in out.stdout and "plugins" in out.stdout
+
+
+def test_quickstart_runs_offline(capsys) -> None:  # type: ignore[no-untyped-def]
+    namespace = runpy.run_path(str(ROOT / "examples" / "quickstart.py"))
+    assert namespace["main"]() == "echo: Answer briefly: How do I reset my password?"
+    assert "fake provider" in capsys.readouterr().out
