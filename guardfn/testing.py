@@ -40,10 +40,22 @@ MODELS_PATH = "/v1/models"
 
 # finish reasons given in either provider's vocabulary, translated to the one being answered
 _TO_ANTHROPIC = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
-_TO_OPENAI = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
-              "refusal": "content_filter"}
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 529: "overloaded_error"}
+_TO_OPENAI = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
 
 
 @dataclass
@@ -162,8 +174,15 @@ class _Handler(BaseHTTPRequestHandler):
         ids = list(self.server.owner.model_ids)
         if _is_anthropic(request):
             data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in ids]
-            return self._json(200, {"data": data, "has_more": False, "first_id": ids[0] if ids else None,
-                                    "last_id": ids[-1] if ids else None})
+            return self._json(
+                200,
+                {
+                    "data": data,
+                    "has_more": False,
+                    "first_id": ids[0] if ids else None,
+                    "last_id": ids[-1] if ids else None,
+                },
+            )
         models = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "guardfn-fake"} for m in ids]
         return self._json(200, {"object": "list", "data": models})
 
@@ -181,8 +200,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(request, reply)
         body = request.body
         if reply.bad_json:
-            if body.get("stream"):
-                return self._sse(["data: {this is not json\n\n"])
+            if body.get("stream"):  # Anthropic's SDK ignores events it does not know, so name one
+                name = "event: message_start\n" if request.path == ANTHROPIC_PATH else ""
+                return self._sse([name + "data: {this is not json\n\n"])
             return self._send(200, b"{this is not json", "application/json")
         if request.path == OPENAI_PATH:
             return self._openai(body, reply)
@@ -233,16 +253,31 @@ class _Handler(BaseHTTPRequestHandler):
         finish = _TO_OPENAI.get(reply.finish_reason or "stop", reply.finish_reason or "stop")
         ident = f"chatcmpl-{uuid.uuid4().hex[:16]}"
         created = int(time.time())
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "total_tokens": prompt_tokens + completion_tokens}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
         if not body.get("stream"):
-            return self._json(200, {
-                "id": ident, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                             "finish_reason": finish, "logprobs": None}],
-                "usage": usage,
-                **reply.extra,
-            })
+            return self._json(
+                200,
+                {
+                    "id": ident,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text, "refusal": None},
+                            "finish_reason": finish,
+                            "logprobs": None,
+                        }
+                    ],
+                    "usage": usage,
+                    **reply.extra,
+                },
+            )
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         head = _dumps({"id": ident, "object": "chat.completion.chunk", "created": created, "model": model})[:-1]
 
@@ -268,39 +303,74 @@ class _Handler(BaseHTTPRequestHandler):
         choice = body.get("tool_choice") or {}
         if body.get("tools") and isinstance(choice, dict) and choice.get("type") == "tool":
             try:
-                content = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:16]}", "name": choice.get("name"),
-                           "input": json.loads(text)}
+                content = {
+                    "type": "tool_use",
+                    "id": f"toolu_{uuid.uuid4().hex[:16]}",
+                    "name": choice.get("name"),
+                    "input": json.loads(text),
+                }
                 stop = reply.finish_reason or "tool_use"
             except ValueError:
                 pass  # not JSON: answer with text so the caller's validation can fail
         stop = _TO_ANTHROPIC.get(stop, stop)
         usage = {"input_tokens": prompt_tokens, "output_tokens": completion_tokens}
         if not body.get("stream"):
-            return self._json(200, {"id": ident, "type": "message", "role": "assistant", "model": model,
-                                    "content": [content], "stop_reason": stop, "stop_sequence": None,
-                                    "usage": usage, **reply.extra})
+            return self._json(
+                200,
+                {
+                    "id": ident,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [content],
+                    "stop_reason": stop,
+                    "stop_sequence": None,
+                    "usage": usage,
+                    **reply.extra,
+                },
+            )
 
         def event(name: str, payload: dict[str, Any]) -> str:
             return f"event: {name}\ndata: {_dumps({'type': name, **payload})}\n\n"
 
-        events = [event("message_start", {"message": {
-            "id": ident, "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": prompt_tokens, "output_tokens": 1},
-        }})]
+        events = [
+            event(
+                "message_start",
+                {
+                    "message": {
+                        "id": ident,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": model,
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": prompt_tokens, "output_tokens": 1},
+                    }
+                },
+            )
+        ]
         if content["type"] == "tool_use":
             block = {"type": "tool_use", "id": content["id"], "name": content["name"], "input": {}}
             events.append(event("content_block_start", {"index": 0, "content_block": block}))
             pieces = reply.chunks if reply.chunks is not None else _split(_dumps(content["input"]))
-            events.extend(event("content_block_delta", {"index": 0, "delta": {
-                "type": "input_json_delta", "partial_json": p}}) for p in pieces)
+            events.extend(
+                event("content_block_delta", {"index": 0, "delta": {"type": "input_json_delta", "partial_json": p}})
+                for p in pieces
+            )
         else:
             events.append(event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
             pieces = reply.chunks if reply.chunks is not None else _split(text)
-            events.extend(event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}})
-                          for p in pieces)
+            events.extend(
+                event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}}) for p in pieces
+            )
         events.append(event("content_block_stop", {"index": 0}))
-        events.append(event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
-                                              "usage": {"output_tokens": completion_tokens}}))
+        events.append(
+            event(
+                "message_delta",
+                {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": completion_tokens}},
+            )
+        )
         events.append(event("message_stop", {}))
         self._sse(events)
 
@@ -416,8 +486,15 @@ class FakeLLMServer:
         for _ in range(times):
             self._queue(Reply(text=text, usage=usage, finish_reason=finish_reason, delay=delay, chunks=chunks))
 
-    def fail(self, status: int, *, retry_after: float | None = None, message: str = "scripted error",
-             times: int = 1, delay: float = 0.0) -> None:
+    def fail(
+        self,
+        status: int,
+        *,
+        retry_after: float | None = None,
+        message: str = "scripted error",
+        times: int = 1,
+        delay: float = 0.0,
+    ) -> None:
         """Queue ``times`` error replies: the provider's error JSON, and ``Retry-After`` when given."""
         for _ in range(times):
             self._queue(Reply(status=status, retry_after=retry_after, message=message, delay=delay))
@@ -448,8 +525,8 @@ class FakeLLMServer:
 
     def _next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:
-            if self._script:
-                return self._script.popleft()
+            if self._script and (request.method != "GET" or self._script[0].status != 200):
+                return self._script.popleft()  # a GET takes a scripted error, never a scripted answer
         if request.method == "GET":
             return Reply()
         return self.responder(request)
