@@ -156,7 +156,7 @@ def guardfn_check_output(call: Call, response: Response) -> None:
     Runs after each model request, before the output is transformed. May set
     ``response.parsed``, append findings, edit ``response.text`` (recording the change)
     or raise an :class:`guardfn.OutputRejected` subclass. A schema stage that wants to
-    re-ask raises :class:`guardfn.stages.schema.Reask` (the pipeline settles the request,
+    re-ask raises :class:`guardfn.call.Reask` (the pipeline settles the request,
     appends the messages it carries and calls the model again).
 
     Fail-closed: an exception refuses the call.

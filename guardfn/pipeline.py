@@ -59,6 +59,8 @@ BLOCKING_ERRORS = (InputRejected, RateLimitExceeded, OutputRejected)
 # that silently does nothing is a hole. Each entry: stage name -> "is it switched on?".
 REQUIRED_STAGES: dict[str, Callable[[Settings], bool]] = {
     "pii": lambda s: s.pii != "off",
+    "injection": lambda s: s.injection != "off",
+    "secrets": lambda s: s.secrets != "off",
 }
 
 

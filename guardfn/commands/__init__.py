@@ -8,4 +8,5 @@ from __future__ import annotations
 COMMANDS: dict[str, str] = {
     "demo": "guardfn.commands.demo:demo",
     "plugins": "guardfn.commands.plugins:plugins",
+    "scan": "guardfn.commands.scan:scan",
 }

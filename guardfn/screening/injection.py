@@ -23,7 +23,9 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import itertools
 import math
+import re
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,6 +44,8 @@ HIGH_AT = 0.8
 """The score from which the risk is ``high``."""
 MAX_DEPTH = 2
 """How many levels of encoded payloads are decoded (base64 inside base64 is two)."""
+MAX_COUNT = 100
+"""Matches of one rule are counted up to this number (the count is for metrics)."""
 MAX_CANDIDATES = 256
 """At most this many encoded runs are decoded per text (the longest first)."""
 
@@ -60,7 +64,13 @@ ENCODED: dict[str, Rule] = {
         ("hex", "hex-encoded"),
         ("percent", "percent-encoded"),
         ("rot13", "ROT13"),
+        ("reversed", "reversed-text"),
         ("tags", "Unicode-tag-character"),
+        ("base32", "base32-encoded"),
+        ("base85", "base85/ascii85-encoded"),
+        ("binary", "binary (0/1)"),
+        ("morse", "Morse-code"),
+        ("escape", "\\u/\\x-escaped"),
     )
 }
 SYNTHETIC: dict[str, Rule] = {OBFUSCATED.id: OBFUSCATED, **{r.id: r for r in ENCODED.values()}}
@@ -69,10 +79,30 @@ _BASE64 = re2.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{16,}={0,2}")
 _HEX = re2.compile(
     r"(?:\\x[0-9A-Fa-f]{2}){6,}|(?:0x)?(?:[0-9A-Fa-f]{2}){8,}|[0-9A-Fa-f]{2}(?:[ ,:-][0-9A-Fa-f]{2}){7,}"
 )
-_HEX_DIGITS = re2.compile(r"\\x|0x|[^0-9A-Fa-f]")
-_UNPRINTABLE = re2.compile(r"[^\PC\n\r\t ]+")
-_NON_LETTERS = re2.compile(r"\PL+")
-_PERCENT = re2.compile(r"(?:%[0-9A-Fa-f]{2}[^%\s]{0,3}){6,}")
+_HEX_SEPARATORS = str.maketrans("", "", " ,:-\\")
+_PERCENT = re2.compile(r"%[0-9A-Fa-f]{2}")
+_ESCAPES = re2.compile(r"(?:\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}|\\x[0-9A-Fa-f]{2}|&#x?[0-9A-Fa-f]{1,6};){4,}")
+_ESCAPE_UNIT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})|\\x([0-9A-Fa-f]{2})|&#(x?)([0-9A-Fa-f]{1,6});")
+_BASE32 = re2.compile(r"[A-Z2-7]{16,}={0,6}")
+_ASCII85 = re2.compile(r"<~[!-u\s]{10,}~>")
+_BASE85 = re2.compile(r"[0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]{20,}")
+_BINARY = re2.compile(r"(?:[01]{8}[ ,]?){4,}")
+_MORSE = re2.compile(r"(?:[.\-]{1,7}(?: ?/ ?| {1,3})){4,}[.\-]{0,7}")
+_ANY_ENCODED = re2.compile(
+    "|".join(
+        regex.pattern
+        for regex in (_BASE64, _HEX, _ESCAPES, _BASE32, _ASCII85, _BASE85, _BINARY, _MORSE, _PERCENT)
+    )
+)
+"""One pass that tells whether a text may hold an encoded payload at all."""
+MORSE_CODE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h", "..": "i",
+    ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p", "--.-": "q", ".-.": "r",
+    "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x", "-.--": "y", "--..": "z",
+    "-----": "0", ".----": "1", "..---": "2", "...--": "3", "....-": "4", ".....": "5", "-....": "6", "--...": "7",
+    "---..": "8", "----.": "9", ".-.-.-": ".", "--..--": ",", "..--..": "?", ".----.": "'", "-.-.--": "!",
+}
+"""International Morse code, for decoding Morse payloads."""
 
 
 def risk_for(score: float) -> Risk:
@@ -86,7 +116,8 @@ def risk_for(score: float) -> Risk:
 
 def risk_at_least(risk: str, level: str) -> bool:
     """Whether ``risk`` is at or above ``level`` (``"low" < "medium" < "high"``)."""
-    return RISK_LEVELS.index(risk) >= RISK_LEVELS.index(level)  # type: ignore[arg-type]
+    levels: tuple[str, ...] = RISK_LEVELS
+    return levels.index(risk) >= levels.index(level)
 
 
 @dataclass(frozen=True)
@@ -152,7 +183,7 @@ class _RuleSet:
         return list(self.set.Match(text) or ())
 
     def count(self, index: int, text: str) -> int:
-        return sum(1 for _ in self.regexes[index].finditer(text))
+        return sum(1 for _ in itertools.islice(self.regexes[index].finditer(text), MAX_COUNT))
 
 
 class Screener:
@@ -173,6 +204,9 @@ class Screener:
         active = [r for r in by_id.values() if r.weight > 0]
         self.rules: dict[str, Rule] = {r.id: r for r in active}
         self._sets = {target: _RuleSet([r for r in active if r.target == target]) for target in ("text", "plain", "raw")}
+        # the built-in "raw" rules all look for non-ASCII characters: skip them on ASCII text
+        builtin = {r.id: r for r in RULES}
+        self._raw_only_unicode = all(builtin.get(r.id) == r for r in self._sets["raw"].rules)
 
     def screen(self, text: str, *, decode: bool = True) -> ScreenResult:
         """Screen ``text``: match every view, decode encoded payloads and screen them too."""
@@ -211,6 +245,8 @@ class Screener:
         if any(rid not in in_base and self.rules[rid].weight >= 0.4 for rid in counts):
             counts[OBFUSCATED.id] = 1
         for target, view in (("plain", v.plain), ("raw", v.raw)):
+            if target == "raw" and self._raw_only_unicode and view.isascii():
+                continue
             ruleset = self._sets[target]
             for index in ruleset.match(view):
                 rid = ruleset.rules[index].id
@@ -220,17 +256,18 @@ class Screener:
         payloads: list[tuple[str, str]] = []
         if v.tags:
             payloads.append(("tags", v.tags))
-        payloads.extend(_decoded_payloads(v.plain))
+        if _ANY_ENCODED.search(v.plain):
+            payloads.extend(_decoded_payloads(v.plain))
         for kind, payload in payloads:
             inner = self._screen(payload, depth + 1)
             _merge(counts, inner, ENCODED[kind].id)
         if depth == 0:
-            rot = v.texts[0].translate(ROT13)
-            inner, _ = self._match_texts([rot])
-            # a ROT13 reading only counts for rules strong enough to matter alone
-            # and only for rules the text did not already match as written
-            inner = {rid: n for rid, n in inner.items() if self.rules[rid].weight >= MEDIUM_AT and rid not in counts}
-            _merge(counts, inner, ENCODED["rot13"].id)
+            # the whole text read as ROT13 and backwards; these readings only count for
+            # rules strong enough to matter alone that the text did not match as written
+            for kind, reading in (("rot13", v.texts[0].translate(ROT13)), ("reversed", v.texts[0][::-1])):
+                inner, _ = self._match_texts([reading])
+                inner = {r: n for r, n in inner.items() if self.rules[r].weight >= MEDIUM_AT and r not in counts}
+                _merge(counts, inner, ENCODED[kind].id)
         return counts
 
 
@@ -250,9 +287,11 @@ def _printable_text(data: bytes) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    printable = len(text) if text.isprintable() else len(_UNPRINTABLE.sub("", text))
-    letters = len(_NON_LETTERS.sub("", text))
-    if printable < 0.95 * len(text) or letters < 0.5 * len(text) or " " not in text.strip():
+    printable = len(text)
+    if not text.isprintable():
+        printable = sum(map(str.isprintable, text)) + text.count("\n") + text.count("\r") + text.count("\t")
+    letters = sum(map(str.isalpha, text))
+    if len(text) < 8 or printable < 0.95 * len(text) or letters < 0.5 * len(text):
         return None
     return text
 
@@ -273,7 +312,7 @@ def _decode_base64(run: str) -> str | None:
 
 
 def _decode_hex(run: str) -> str | None:
-    digits = _HEX_DIGITS.sub("", run)
+    digits = run.replace("0x", "").replace("\\x", "").translate(_HEX_SEPARATORS)
     if len(digits) % 2:
         digits = digits[:-1]
     try:
@@ -282,31 +321,106 @@ def _decode_hex(run: str) -> str | None:
         return None
 
 
+def _decode_base32(run: str) -> str | None:
+    body = run.rstrip("=")
+    try:
+        return _printable_text(base64.b32decode(body + "=" * (-len(body) % 8)))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _decode_base85(run: str) -> str | None:
+    try:
+        if run.startswith("<~"):
+            return _printable_text(base64.a85decode(run, adobe=True))
+        return _printable_text(base64.b85decode(run))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _decode_binary(run: str) -> str | None:
+    bits = run.replace(" ", "").replace(",", "")
+    usable = len(bits) - len(bits) % 8
+    return _printable_text(int(bits[:usable], 2).to_bytes(usable // 8, "big")) if usable else None
+
+
+def _decode_morse(run: str) -> str | None:
+    words = []
+    for word in re.split(r" ?/ ?| {2,}", run.strip()):
+        letters = [MORSE_CODE.get(code) for code in word.split()]
+        if not letters or None in letters:
+            return None
+        words.append("".join(letters))  # type: ignore[arg-type]
+    text = " ".join(words)
+    return text if len(text) >= 6 and " " in text else None
+
+
+def _decode_escapes(run: str) -> str | None:
+    def unit(m: re.Match[str]) -> str:
+        code = m.group(1) or m.group(2) or m.group(3)
+        if code is not None:
+            return chr(int(code, 16))
+        return chr(int(m.group(5), 16 if m.group(4) else 10))
+
+    try:
+        return _printable_text(_ESCAPE_UNIT.sub(unit, run).encode("utf-8", "replace"))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _decode_percent(text: str) -> str | None:
+    decoded = urllib.parse.unquote(text)
+    return decoded if decoded != text else None
+
+
+_DECODERS = {
+    "base64": _decode_base64,
+    "base32": _decode_base32,
+    "base85": _decode_base85,
+    "hex": _decode_hex,
+    "binary": _decode_binary,
+    "morse": _decode_morse,
+    "escape": _decode_escapes,
+    "percent": _decode_percent,
+}
+
+
 def _decoded_payloads(text: str) -> list[tuple[str, str]]:
-    """Readable payloads hidden in base64, hex or percent-encoded runs of ``text``."""
-    found: list[tuple[str, str]] = []
+    """Readable payloads hidden in encoded runs of ``text`` (base64, base32, base85,
+    hex, binary, Morse, escapes, percent-encoding)."""
     candidates: list[tuple[str, str]] = []
-    for m in _BASE64.finditer(text):
+
+    def add(kind: str, regex: re2._Regexp, limit: int = MAX_CANDIDATES) -> None:
+        for m in itertools.islice(regex.finditer(text), limit):
+            candidates.append((kind, m.group(0)))
+
+    for m in itertools.islice(_BASE64.finditer(text), MAX_CANDIDATES * 4):
         run = m.group(0)
-        # an all-hex run is handled as hex; a run without digits or case mix is a word
+        # a run of one case without digits or +/= is a word, not base64
         if not any(c.isdigit() or c in "+/=" for c in run) and (run.islower() or run.isupper()):
             continue
         candidates.append(("base64", run))
-    for m in _HEX.finditer(text):
-        candidates.append(("hex", m.group(0)))
-    if text.count("%") >= 6:
-        for m in _PERCENT.finditer(text):
-            candidates.append(("percent", m.group(0)))
+        if run.isupper() or run.rstrip("=").isupper():
+            candidates.append(("base32", run))
+    add("hex", _HEX)
+    if "~>" in text:
+        add("base85", _ASCII85)
+    add("binary", _BINARY)
+    add("escape", _ESCAPES)
+    if text.count(".-") + text.count("-.") >= 4:
+        add("morse", _MORSE)
+    if len(candidates) < MAX_CANDIDATES:
+        for m in itertools.islice(_BASE85.finditer(text), MAX_CANDIDATES):
+            run = m.group(0)
+            if len(run) % 5 in (0, 2, 3, 4) and not run.isalnum() and any(c in "{}|~^`" for c in run):
+                candidates.append(("base85", run))
     if len(candidates) > MAX_CANDIDATES:
         candidates = sorted(candidates, key=lambda c: -len(c[1]))[:MAX_CANDIDATES]
+    if sum(1 for _ in itertools.islice(_PERCENT.finditer(text), 3)) >= 3:
+        candidates.append(("percent", text))
+    found: list[tuple[str, str]] = []
     for kind, run in candidates:
-        if kind == "base64":
-            decoded = _decode_base64(run)
-        elif kind == "hex":
-            decoded = _decode_hex(run)
-        else:
-            decoded = urllib.parse.unquote(run)
-            decoded = decoded if decoded != run else None
+        decoded = _DECODERS[kind](run)
         if decoded:
             found.append((kind, decoded))
     return found

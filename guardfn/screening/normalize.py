@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -30,7 +32,8 @@ import re2
 
 # --- cleaning what is sent --------------------------------------------------------
 
-_CONTROLS = re2.compile(r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]+")
+# One character class: linear in the stdlib engine (no nesting, nothing to backtrack into).
+_CONTROLS = re.compile(r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]+")
 
 
 @dataclass(frozen=True)
@@ -72,18 +75,46 @@ def clean_for_sdk(text: str) -> CleanResult:
 
 # --- views for matching -------------------------------------------------------------
 
-# Format characters (\p{Cf}: zero-width space/joiners, bidi controls, BOM, soft hyphen,
-# tag characters) and other invisible fillers and variation selectors.
-_INVISIBLE = re2.compile(
-    r"[\p{Cf}\x{034F}\x{115F}\x{1160}\x{17B4}\x{17B5}\x{180B}-\x{180F}\x{3164}"
-    r"\x{FE00}-\x{FE0F}\x{FFA0}\x{E0100}-\x{E01EF}]+"
+# Zero-width, bidi and other invisible format characters, fillers and variation
+# selectors (deleted by str.translate; the table is built once, on first use).
+_INVISIBLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+    (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF9, 0xFFFB), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE007F),
+    (0xE0100, 0xE01EF),
 )
+# Combining marks used on Latin, Greek and Cyrillic letters (accents), deleted after NFD.
+_ACCENT_RANGES = ((0x0300, 0x036F), (0x0483, 0x0489), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x20FF),
+                  (0xFE20, 0xFE2F))
+
+
+_HAS_INVISIBLE = re2.compile(
+    "[\\p{Cf}" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in _INVISIBLE_RANGES) + "]"
+)
+_HAS_ACCENT = re2.compile("[" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in _ACCENT_RANGES) + "]")
+
+
+@functools.lru_cache(maxsize=1)
+def _invisible_table() -> dict[int, None]:
+    table: dict[int, None] = dict.fromkeys(c for lo, hi in _INVISIBLE_RANGES for c in range(lo, hi + 1))
+    table.update(dict.fromkeys(c for c in range(0x10000) if unicodedata.category(chr(c)) == "Cf"))
+    return table
+
+
+@functools.lru_cache(maxsize=1)
+def _accent_table() -> dict[int, None]:
+    return dict.fromkeys(c for lo, hi in _ACCENT_RANGES for c in range(lo, hi + 1))
+
+
 _TAGS = re2.compile(r"[\x{E0020}-\x{E007E}]+")
-_MARKS_AFTER_LETTER = re2.compile(r"([\p{Latin}\p{Greek}\p{Cyrillic}])\p{Mn}+")
-_SPACE = re2.compile(r"[\s\x{85}\x{2028}\x{2029}]+")
 # Three or more single letters or digits, each followed by one separator character:
 # "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e". Two spaces (a word gap) end a run.
-_SPACED = re2.compile(r"\b(?:[a-z0-9@$][ .\-_*/+~,:'\"^|•·]){2,}[a-z0-9@$]\b")
+# Linear in the stdlib engine: the repeated unit is two characters from disjoint
+# classes, so an attempt either extends the run or fails within two characters.
+_SPACED = re.compile(r"(?:[a-z0-9@$][ .\-_*/+~,:'\"^|•·]){2,}[a-z0-9@$]")
+# Hyphens, underscores and the like inside a word ("i-nstruction", "sys_tem"); linear
+# (a character class between two single characters, nothing to backtrack into).
+_INNER_PUNCT = re.compile(r"(?<=[a-z])[-_*~^]+(?=[a-z])")
 _SEPARATORS = str.maketrans("", "", " .-_*/+~,:'\"^|•·")
 _LEET_WORD = re2.compile(r"[a-z][0-9@$|]+[a-z]|(?:^|[^a-z0-9])[0-9@$][a-z]{2,}|[a-z]{2,}[0-9@$|](?:[^a-z0-9]|$)")
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s", "|": "l"})
@@ -96,11 +127,37 @@ ROT13 = str.maketrans(
 """The ROT13 table."""
 
 
+# Used only when the confusable-homoglyphs data is not installed: the common Cyrillic,
+# Greek and Armenian look-alikes of Latin letters.
+_FALLBACK_CONFUSABLES = {
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
+    "ԛ": "q", "ԝ": "w", "һ": "h", "ү": "y", "ɡ": "g", "α": "a", "ι": "i", "ν": "v", "ο": "o", "ρ": "p", "υ": "u",
+    "օ": "o", "ս": "u", "ց": "g", "հ": "h", "ո": "n", "ı": "i",
+}
+
+
 @functools.lru_cache(maxsize=1)
 def confusables_table() -> dict[int, str]:
     """Map every non-ASCII character that Unicode lists as confusable with an ASCII
-    letter or digit to that (lower-case) character. Built once, on first use."""
-    data = json.loads(resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8"))
+    letter or digit to that (lower-case) character. Built once, on first use.
+
+    The data comes from the ``confusable-homoglyphs`` package; without it a built-in
+    table of the common Cyrillic, Greek and Armenian look-alikes is used (with a
+    one-line warning).
+    """
+    try:
+        source = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        from guardfn.errors import OfflineFallbackWarning
+
+        warnings.warn(
+            "confusable-homoglyphs is not installed: injection screening folds only common look-alike letters; "
+            "pip install confusable-homoglyphs for Unicode's full confusables data",
+            OfflineFallbackWarning,
+            stacklevel=2,
+        )
+        return {ord(k): v for k, v in _FALLBACK_CONFUSABLES.items()}
+    data = json.loads(source)
     table: dict[int, str] = {}
     rank: dict[int, int] = {}
     for key, entries in data.items():
@@ -138,7 +195,7 @@ class Views:
 
 
 def _collapse(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def plain(text: str) -> str:
@@ -150,10 +207,12 @@ def plain(text: str) -> str:
 def _plain_nfkc(text: str) -> str:
     if text.isascii():
         return text
-    text = _INVISIBLE.sub("", text)
+    if _HAS_INVISIBLE.search(text):
+        text = text.translate(_invisible_table())
     decomposed = unicodedata.normalize("NFD", text)
-    stripped = _MARKS_AFTER_LETTER.sub(r"\1", decomposed)
-    return unicodedata.normalize("NFC", stripped)
+    if decomposed.isascii() or not _HAS_ACCENT.search(decomposed):
+        return text
+    return unicodedata.normalize("NFC", decomposed.translate(_accent_table()))
 
 
 def fold(text: str) -> str:
@@ -162,11 +221,27 @@ def fold(text: str) -> str:
     return _collapse(plain(text).casefold())
 
 
+def _join_spaced(m: re.Match[str]) -> str:
+    run = m.group(0)
+    head = tail = ""
+    start, end = m.span()
+    if start and m.string[start - 1].isalnum():
+        # the run starts with the last letter of a longer word ("please i g n o r e")
+        head, run = run[:2], run[2:]
+    if end < len(m.string) and m.string[end].isalnum() and len(run) > 2:
+        # the run ends with the first letter of a longer word ("i g n o r e all")
+        run, tail = run[:-2], run[-2:]
+    return head + run.translate(_SEPARATORS) + tail
+
+
 def deobfuscate(folded: str) -> str:
-    """Join spaced or punctuated letters and fold leetspeak in an already folded text."""
+    """Join spaced or punctuated letters, drop hyphens inside words and fold leetspeak in
+    an already folded text."""
     text = folded
     if _SPACED.search(text):
-        text = _SPACED.sub(lambda m: m.group(0).translate(_SEPARATORS), text)
+        text = _SPACED.sub(_join_spaced, text)
+    if _INNER_PUNCT.search(text):
+        text = _INNER_PUNCT.sub("", text)
     if _LEET_WORD.search(text):
         text = text.translate(LEET)
     return text

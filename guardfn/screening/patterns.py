@@ -68,8 +68,8 @@ def _any(*words: str) -> str:
 
 
 def _gap(n: int) -> str:
-    """Up to ``n`` intervening words within one sentence."""
-    return r"(?:[^\s.!?;:]+ ){0,%d}" % n
+    """Up to ``n`` intervening words within one clause."""
+    return r"(?:[^\s.,!?;]+ ){0," + str(n) + "}"
 
 
 _IGNORE = _any(
@@ -91,7 +91,8 @@ _INSTRUCTIONS = _any(
     "guidance", r"commands?", r"orders?", "context", r"constraints?", r"restrictions?", "programming", "training",
     "polic(?:y|ies)", r"filters?", r"safeguards?", r"guardrails?", r"limitations?", r"limits?", r"protocols?",
     r"principles?", r"parameters?", r"specifications?", "conditioning", r"messages?", r"tasks?", r"objectives?",
-    r"goals?", "ethics", "morals", r"boundaries", r"settings?", "configuration", r"system prompts?",
+    r"goals?", "ethics", "morals", r"boundaries", r"settings?", "configuration", r"system prompts?", r"inputs?",
+    r"responses?", r"replies", "conversations?",
 )
 _REVEAL = _any(
     "reveal", "show", "print", "display", "output", "repeat", "recite", "tell", "give", "share", "disclose", "leak",
@@ -208,8 +209,8 @@ RULES: tuple[Rule, ...] = (
         "persona.named_jailbreak",
         "named jailbreak personas and modes (developer mode output, STAN, DUDE, AIM, Mongo Tom, AntiGPT ...)",
         0.85,
-        r"\b(?:chatgpt|gpt|ai|assistant|model|claude|llm) (?:with )?developer mode\b|\bdeveloper mode (?:enabled|output|"
-        r"response|activated|on)\b|\bstrive to avoid norms\b|\bmongo tom\b|\bantigpt\b|\banti-gpt\b|\bbasedgpt\b"
+        r"\b(?:chatgpt|gpt|ai|assistant|model|claude|llm) (?:with )?developer mode\b|\bdeveloper mode (?:output|"
+        r"response|responses|persona)\b|\bstrive to avoid norms\b|\bmongo tom\b|\bantigpt\b|\banti-gpt\b|\bbasedgpt\b"
         r"|\bevil confidant\b|\balways intelligent and machiavellian\b|\bchatgpt with dan\b|\bjailbreak(?:ed)? mode\b"
         r"|\bopposite mode\b|\bunrestricted mode\b|\bunfiltered mode\b|\bevil mode\b|\bchaos mode\b|\bdude mode\b"
         r"|\bstan mode\b|\bnsfw mode\b|\bsudo mode\b|\bdevmode\b|\[🔓 ?jailbreak\]|\[🔒 ?classic\]|🔓|🔒 ?normal",
@@ -246,10 +247,10 @@ RULES: tuple[Rule, ...] = (
         r"don't have|do not have|doesn't have|does not have|with no|lacks?|zero|devoid of|released from|liberated from|"
         r"unconstrained by|not (?:subject|limited|restricted) to|outside (?:of )?|beyond|not (?:follow|abide by|adhere "
         r"to|comply with)|doesn't (?:follow|abide by|adhere to|comply with)|does not (?:follow|abide by|adhere to|"
-        r"comply with)) (?:any |all |the |its |your |their )?(?:usual |typical |normal |standard |ethical |moral |"
+        r"comply with)) (?:any |all |the |its |your |their |a |an )?(?:usual |typical |normal |standard |ethical |moral |"
         r"content |safety |openai'?s? |anthropic'?s? |ai |programming |built-in )*(?:restrictions?|restraints?|"
         r"filters?|filtering|censorship|censors?|guidelines|boundaries|constraints|ethics|morals|morality|moral "
-        r"(?:code|compass)|polic(?:y|ies)|safeguards|guardrails|regulations|limitations)\b",
+        r"(?:code|compass)|polic(?:y|ies)|safeguards|guardrails|regulations|limitations|limits)\b",
     ),
     Rule(
         "persona.policy_evasion",
@@ -273,10 +274,10 @@ RULES: tuple[Rule, ...] = (
         "persona.never_refuse",
         "never refuse / never apologise / answer without warnings (refusal suppression)",
         0.55,
-        r"\b(?:never|not|don't|do not|cannot|can't|won't|will not|must not|mustn't|shall not|should not|shouldn't|"
-        r"are not allowed to|aren't allowed to|is not allowed to|isn't allowed to|never ever|unable to) (?:ever )?"
-        r"(?:refuse|decline|reject|deny)(?: to)?(?: any| a)? ?(?:request|question|answer|prompt|anything|me|to "
-        r"answer|to respond|orders?)?\b"
+        r"\b(?:never|not|don't|doesn't|do not|does not|cannot|can't|won't|will not|must not|mustn't|shall not|"
+        r"should not|shouldn't|are not allowed to|aren't allowed to|is not allowed to|isn't allowed to|never ever) "
+        r"(?:ever )?(?:refuse|refuses|decline|declines)(?: to (?:answer|respond|reply|comply|help|do|provide|generate|"
+        r"write|fulfil|fulfill)| (?:any|a|an|my|the user's|user|anything|requests?|questions?|prompts?|orders?))\b"
         r"|\b(?:never|don't|do not|must not|will not|won't|shall not|should not|can't|cannot) (?:ever )?(?:say|tell me|"
         r"respond with|reply with|answer with|include|add|use|mention|apologi[sz]e|warn)\b (?:that )?(?:you (?:can't|"
         r"cannot|are unable|won't|are not able)|i'm sorry|i am sorry|sorry|as an ai|disclaimers?|warnings?|"
@@ -341,19 +342,97 @@ RULES: tuple[Rule, ...] = (
         r"diagnostic|unrestricted|unlocked|jailbreak|jailbroken|unfiltered|dan|evil|chaos|opposite|override|"
         r"uncensored|god) mode\b",
     ),
+    Rule(
+        "persona.no_rules",
+        "no rules / no limits (weak alone: games and stories say it too)",
+        0.3,
+        r"\b(?:no|without|free (?:of|from)|not bound by|zero) (?:any )?(?:rules|limits|laws|boundaries|principles)\b"
+        r"|\b(?:no|without|any) regard (?:to|for) (?:the )?(?:morality|legality|ethics|safety|consequences|laws?|rules|"
+        r"harm)\b",
+    ),
+    Rule(
+        "persona.any_request",
+        "will answer any request, no matter what (unconditional compliance)",
+        0.5,
+        r"\b(?:answer|respond to|fulfil|fulfill|comply with|obey|do|provide|say|write|generate) (?:any|every|all|"
+        r"anything|everything)(?: \S+)?(?: request| question| prompt| query| task| order| command)?s?,? (?:no matter|"
+        r"regardless|even if|without (?:question|hesitation|exception|restriction|refus))",
+    ),
+    Rule(
+        "persona.rule_breaking",
+        "break / bypass / ignore the rules, filters or content policy",
+        0.45,
+        r"\b(?:break|breaking|bypass|bypassing|ignore|ignoring|circumvent|evade|evading|get around|getting around|"
+        r"bend|dodge|skirt|defy|defying) (?:all |any |the |your |those |these |its )?(?:\S+ )?(?:rules|restrictions|"
+        r"filters|guidelines|safeguards|guardrails|content polic(?:y|ies)|censorship|programming|limitations|"
+        r"safety (?:measures|features|checks|protocols))\b",
+    ),
+    Rule(
+        "persona.safety_off",
+        "claims safety is disabled, or asks to skip the safety checks",
+        0.7,
+        r"\b(?:safety|security|content|ethical|moral|moderation) (?:protocols?|filters?|checks?|guidelines|measures|"
+        r"restrictions|guardrails|features|settings|rules|policies|systems?|modules?|constraints)(?: are| have been| "
+        r"has been| is)? (?:now )?(?:disabled|off|removed|lifted|suspended|deactivated|turned off|bypassed|overridden|"
+        r"not applicable|waived)\b|\b(?:skip|bypass|disable|turn off|switch off|suspend|deactivate|override|remove) "
+        r"(?:all |any |the |your )?(?:safety|security|content|moderation|ethical|ethics) (?:checks?|filters?|"
+        r"protocols?|guidelines|measures|restrictions|guardrails|confirmations?|features)\b|\bexempt from (?:the |"
+        r"all |any )?(?:usual |normal |standard |typical )?(?:restrictions|rules|guidelines|polic(?:y|ies)|safety|"
+        r"filters)\b|\b(?:rules|restrictions|guidelines|polic(?:y|ies)|safety rules|filters) (?:do not|don't|no "
+        r"longer|doesn't|does not) apply\b",
+    ),
+    Rule(
+        "persona.fake_authority",
+        "claims authority: an OpenAI / Anthropic employee, or permission granted by the user or admin",
+        0.45,
+        r"\b(?:openai|anthropic|google|microsoft|meta) (?:employee|staff|engineer|developer|team|admin|administrator|"
+        r"researcher)s?\b|\b(?:the )?(?:user|admin|administrator|developer|operator|owner) has (?:already )?(?:granted|"
+        r"given|provided|authori[sz]ed) (?:\S+ ){0,2}(?:permission|consent|authori[sz]ation|approval|clearance)\b"
+        r"|\b(?:authori[sz]ed|approved|sanctioned) by (?:openai|anthropic|the developers?|the administrators?|your "
+        r"(?:developers|creators))\b",
+    ),
+    Rule(
+        "persona.fake_reasoning",
+        "a fake reasoning trace or assistant thought posing as the model's own conclusion",
+        0.6,
+        r"\b(?:reasoning|thinking|thoughts?|chain of thought|scratchpad|inner monologue|internal monologue)(?: trace)?"
+        r" ?\((?:assistant|ai|model)\)|\b(?:as (?:the|an|your) (?:assistant|ai)|i, the assistant),? i (?:have "
+        r"(?:already )?(?:concluded|determined|decided|established|verified)|already (?:concluded|determined|decided))",
+    ),
+    Rule(
+        "persona.named_jailbreak_2",
+        "other well-known jailbreak set-ups (moralizing rant, grandma exploit, Neurosemantical Inversitis ...)",
+        0.6,
+        r"\bmoraliz\w* rant\b|\bneurosemantical inversitis\b|\bniccolo machiavelli\b|\bcondition red\b|\bucar\b"
+        r"|\bbalakula\b|\b(?:deceased|dead|late) grand(?:ma|mother|pa|father)\b|\bmandatory (?:\S+ )?warning out of "
+        r"the way\b|\bboolean opposite machine\b",
+    ),
+    Rule(
+        "persona.policy_mention",
+        "mentions the provider's content policy (weak alone)",
+        0.3,
+        r"\b(?:openai|anthropic|chatgpt)(?:'s)? (?:content |usage )?(?:polic(?:y|ies)|guidelines|filters?|rules)\b",
+    ),
+    Rule(
+        "persona.debug_mode",
+        "a debug / maintenance / admin mode said to be enabled",
+        0.4,
+        r"\b(?:debug|debugging|developer|maintenance|admin|administrator|test|testing|diagnostic|root|god|super ?user|"
+        r"privileged) mode (?:is )?(?:now )?(?:enabled|activated|on|engaged|unlocked|active)\b",
+    ),
     # --- extract: the system prompt -------------------------------------------------------
     Rule(
         "extract.system_prompt",
         "reveal / print / repeat the system prompt or hidden instructions",
         0.85,
-        rf"\b{_REVEAL}\b {_gap(5)}(?:your |the |its |this |my )?(?:own )?(?:exact |full |entire |complete |whole |"
+        rf"\b{_REVEAL}\b[:,]? {_gap(7)}(?:your |the |its |this |my )?(?:own )?(?:exact |full |entire |complete |whole |"
         rf"original |verbatim )?{_HIDDEN}[ -]?{_PROMPTISH}\b",
     ),
     Rule(
         "extract.your_instructions",
         "asks for your instructions, rules or prompt",
         0.7,
-        rf"\b{_REVEAL}\b {_gap(4)}your (?:own )?(?:exact |full |entire |complete |whole |current |first |"
+        rf"\b{_REVEAL}\b[:,]? {_gap(5)}your (?:own )?(?:exact |full |entire |complete |whole |current |first |"
         r"real |true |actual |specific )?(?:instructions|prompt|directives|programming|guidelines|rules you|"
         r"configuration|system|initial|orders|training data|constraints|guardrails)\b"
         r"|\bwhat (?:are|were|is) your (?:exact |full |original |initial |current |real |actual |specific )?"
@@ -408,6 +487,60 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:reveal|tell|give|show|what is|what's|share|leak|print|output|disclose|spell)\b (?:me |us )?"
         r"(?:\S+ ){0,3}(?:secret (?:key|code|word|password|phrase|token)|password|passcode|passphrase|api key|"
         r"access code|private key|credentials|access token)\b",
+    ),
+    Rule(
+        "extract.continuation",
+        "start / complete / continue a sentence (weak alone; with a first-person instruction phrase it is a leak)",
+        0.3,
+        r"\b(?:start|begin|prefix|open) (?:your |the |each )?(?:answer|response|reply|output|message) with\b"
+        r"|\b(?:complete|finish|continue) (?:this|the|my) (?:sentence|text|phrase|statement|paragraph)\b"
+        r"|\b(?:complete|continue) the following\b",
+    ),
+    Rule(
+        "extract.first_person_instructions",
+        "my instructions are / I was instructed to / the system prompt is (a leak being prompted)",
+        0.35,
+        r"\b(?:my|your) (?:instructions|rules|system prompt|initial prompt|guidelines|directives|prompt) (?:are|were|"
+        r"is|say|said|read)\b|\bi was (?:instructed|told|programmed|configured|prompted) to\b|\bthe (?:system "
+        r"prompt|initial prompt|hidden prompt) (?:is|says|reads)\b",
+    ),
+    Rule(
+        "extract.forbidden",
+        "what are you not supposed to tell me (probing the hidden rules)",
+        0.6,
+        r"\bwhat (?:are|were|is it) you (?:not (?:supposed|allowed|permitted|meant) to|forbidden to|told not to|"
+        r"instructed not to|prohibited from) (?:tell|say|share|reveal|discuss|talk|do|mention)",
+    ),
+    Rule(
+        "extract.starting_with_you_are",
+        "repeat the words starting with 'You are' (the classic system prompt leak)",
+        0.6,
+        r"\b(?:beginning|starting|start|begin|starts|begins) with (?:the (?:words?|phrase|text) )?[\"'“‘«]?you are\b",
+    ),
+    Rule(
+        "extract.conversation_dump",
+        "repeat / print the whole conversation, context window or initialization text",
+        0.55,
+        r"\b(?:repeat|print|output|copy|recite|reproduce|echo|dump|show|display|reveal|list|write out|paste) (?:back )?"
+        r"(?:to me |me |us )?(?:everything |all |the text |the contents )?(?:of |in |from )?(?:this |the |our |your )"
+        r"?(?:entire |whole |full |complete )?(?:conversation|chat history|context window|context|transcript|memory)\b"
+        r"|\b(?:initiali[sz]ation|boot|startup|start-up|bootstrap|init) (?:string|prompt|text|instructions|message|"
+        r"sequence)\b",
+    ),
+    Rule(
+        "extract.above_text",
+        "repeat / print / output the above text",
+        0.65,
+        r"\b(?:repeat|print|output|copy|recite|reproduce|return|echo|write out|spell out|show|display|dump|paste|"
+        r"reprint|regurgitate) (?:back )?(?:me |us )?(?:all |the |every |each )?(?:of )?(?:the )?above (?:text|words|"
+        r"content|lines|instructions|prompt|message|messages|sentences|paragraphs?)\b",
+    ),
+    Rule(
+        "extract.your_hidden_prompt",
+        "your system prompt / initial instructions (addressed to the model)",
+        0.6,
+        r"\byour (?:own )?(?:system|initial|original|hidden|secret|internal|pre|confidential|underlying|starting|"
+        r"developer)[ -]?(?:prompt|instructions|message|directives|rules)\b",
     ),
     # --- spoof: roles and delimiters --------------------------------------------------------
     Rule(
@@ -465,14 +598,40 @@ RULES: tuple[Rule, ...] = (
         0.4,
         r"\b(?:end|close) of (?:the )?(?:user |system |original |previous )?(?:input|prompt|message|instructions|"
         r"document|context|text|conversation)\b|-{3,} ?(?:end|begin|start)\b|={3,} ?(?:end|begin|start)\b"
-        r"|\[end(?: of)? (?:input|prompt|document|text)\]",
+        r"|\[end(?: of)? (?:input|prompt|document|text)\]|\b(?:user|human) (?:message|input|turn|prompt) (?:termination|"
+        r"terminated|ends|ended|over|complete|finished)\b",
     ),
     Rule(
         "spoof.system_notice",
         "a fake system / admin / developer notice or override",
         0.5,
         r"\b(?:system|admin|administrator|developer|openai|anthropic|moderator|root|sysadmin) (?:override|update|notice|"
-        r"alert|message|instruction|directive|command|announcement|notification|authorization)s? ?[:!\]]",
+        r"alert|message|instruction|directive|command|announcement|notification|authorization|note|hint)s? ?[:!\]]"
+        r"|\b(?:system|admin|developer|root) (?:instructions?|prompt|message|mode|override) (?:starting|starts|begins|"
+        r"beginning|begin|start|activated|enabled|initiated)\b",
+    ),
+    Rule(
+        "spoof.prefill",
+        "a fake assistant turn that already complies (sure, here is ...)",
+        0.65,
+        r"\b(?:assistant|ai|model|bot|chatgpt|gpt|claude)\s*:\s*(?:sure|certainly|of course|absolutely|okay|ok|yes|"
+        r"understood)\b[,!.]? (?:here|i can|i will|i'll|i am|i'm|the)\b",
+    ),
+    Rule(
+        "spoof.system_note_ml",
+        "a fake system note in other languages (Systemhinweis:, Note système :, Nota del sistema: ...)",
+        0.55,
+        r"\b(?:system ?hinweis|systemnachricht|systemmeldung|systemanweisung|note (?:du )?systeme|message (?:du )?"
+        r"systeme|nota del sistema|mensaje del sistema|aviso del sistema|nota di sistema|messaggio di sistema|avviso "
+        r"di sistema|nota do sistema|mensagem do sistema|aviso do sistema) ?:|системное (?:сообщение|уведомление) ?:"
+        r"|(?:系统|系統)(?:提示|消息|通知|訊息) ?[:：]",
+    ),
+    Rule(
+        "spoof.override_line",
+        "a line that opens with OVERRIDE: or ADMIN: in capitals",
+        0.5,
+        r"(?m)^[ \t>*#\[]*(?:OVERRIDE|ADMIN|ROOT|SUDO|SYSTEM OVERRIDE|PRIORITY|DEVELOPER)[ \t*\]]*:",
+        "plain",
     ),
     # --- indirect: injections inside documents and tool output --------------------------------
     Rule(
@@ -503,6 +662,47 @@ RULES: tuple[Rule, ...] = (
         r"(?:data|information)|user(?:'s)? (?:data|information|messages|details)|cookies) (?:\S+ ){0,3}(?:to|at|via) "
         r"(?:https?://|www\.|\S+@\S+\.)"
         r"|!\[[^\]]{0,100}\]\(https?://[^)\s]{1,200}[?&][^)\s]{0,100}(?:\{|%7b|\$)",
+    ),
+    Rule(
+        "indirect.tool_call",
+        "tells the model to call a tool or function (send_email, http_post, delete_file ...)",
+        0.5,
+        r"\b(?:call|use|invoke|run|execute|trigger|fire) (?:the )?`?[a-z][a-z0-9]*_[a-z0-9_]+`? (?:tool |function |"
+        r"action |api )?(?:to|on|with|for)\b",
+    ),
+    Rule(
+        "indirect.when_you_read",
+        "when you read / process this ... (text addressed to the model inside a document)",
+        0.4,
+        r"\bwhen you (?:read|process|see|summari[sz]e|parse|analy[sz]e|review|open|handle|ingest|encounter) this\b"
+        r"|\b(?:ai|llm|coding) (?:coding )?(?:agents?|assistants?|models?)\b (?:\S+ ){0,3}(?:should|must|need to|are "
+        r"required to|have to)\b|\b\((?:for|to) (?:ai|llm) (?:\S+ )?(?:agents?|assistants?|models?)\)",
+    ),
+    Rule(
+        "indirect.persistent_output",
+        "put something in every future reply, or remember it for all future tasks",
+        0.45,
+        r"\b(?:in|to|at the end of|at the start of|into) (?:every|each|all|any) (?:future |subsequent |later )?(?:response|"
+        r"reply|answer|summary|summaries|output|report|message)s?\b|\b(?:remember|memori[sz]e|save|store|keep) "
+        r"(?:this )?(?:\S+ ){0,3}(?:for|in|to|into) (?:all |your )?(?:future|subsequent|later|long-term|persistent) "
+        r"(?:tasks|conversations|sessions|chats|replies|interactions|memory)\b|\b(?:save|store|write|add|commit) "
+        r"(?:this|the following|it) (?:\S+ ){0,2}(?:to|in|into) (?:your )?memory\b",
+    ),
+    Rule(
+        "indirect.exfiltrate_data",
+        "collect or send customer data, API keys or credentials to an address",
+        0.6,
+        r"\b(?:send|email|e-mail|forward|post|upload|transmit|exfiltrate|leak|copy|dump) (?:\S+ ){0,4}(?:customer|"
+        r"client|user|employee|patient|contact)s?(?:'s)? (?:list|data|records|emails?|details|database|information|"
+        r"files)\b|\b(?:collect|gather|harvest|extract|compile) (?:\S+ ){0,4}(?:api keys|credentials|passwords|"
+        r"tokens|secrets|customer (?:emails|data|list))\b",
+    ),
+    Rule(
+        "indirect.send_to_address",
+        "send something to an e-mail address or URL (weak alone)",
+        0.3,
+        r"\b(?:send|email|e-mail|forward|post|upload|transmit|submit|envoie|envoyer|envia|enviar|sende|senden|invia|"
+        r"inviare)\b(?:\S+ ){0,8}(?:to|at|a|an|al|all') (?:\S+@\S+\.\w|https?://)",
     ),
     # --- encoding and evasion -------------------------------------------------------------
     Rule(
@@ -644,6 +844,13 @@ RULES: tuple[Rule, ...] = (
         r"|システムプロンプト|システムメッセージ|시스템\s*프롬프트",
     ),
     Rule(
+        "ml.new_instructions",
+        "new instructions: in other languages",
+        0.6,
+        r"\b(?:neue anweisungen|neue instruktionen|nouvelles (?:instructions|consignes)|nuevas instrucciones|nuove "
+        r"istruzioni|novas instrucoes|nieuwe instructies) ?:|новые инструкции ?:|新(?:的)?(?:指令|指示)[:：]",
+    ),
+    Rule(
         "ml.persona",
         "you are now / act as / pretend in other languages (weak alone)",
         0.35,
@@ -661,7 +868,8 @@ RULES: tuple[Rule, ...] = (
         r"censure|filtres?|limites)\b|\bohne (?:jegliche )?(?:einschrankungen|zensur|filter|regeln)\b|\bsenza "
         r"(?:alcuna )?(?:restrizioni|censura|filtri)\b|\bsem (?:nenhuma )?(?:restricoes|censura|filtros)\b"
         r"|\bmodo (?:desarrollador|desenvolvedor|sin restricciones)\b|\bmode developpeur\b|\bentwicklermodus\b"
-        r"|\bmodalita sviluppatore\b|без (?:каких-либо )?(?:ограничени|цензур|фильтр)|режим разработчика"
+        r"|\bmodalita sviluppatore\b|\b(?:uneingeschrankt|uneingeschraenkt|ohne einschraenkungen)\b|\b(?:befolgst|"
+        r"befolge|befolgen|folgst) (?:du )?keine (?:\S+ )?(?:richtlinien|regeln|anweisungen|vorgaben)\b|без (?:каких-либо )?(?:ограничени|цензур|фильтр)|режим разработчика"
         r"|(?:没有|沒有|不受|无|無)(?:任何)?(?:限制|审查|審查|过滤|過濾)|开发者模式|開發者模式",
     ),
 )

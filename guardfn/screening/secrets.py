@@ -3,7 +3,7 @@
 ``find_secrets(text)`` returns the spans of credentials with a *kind* name and never
 keeps their values anywhere else; ``redact_secrets(text)`` replaces each with
 ``[SECRET:<kind>]``. Kinds: ``openai``, ``anthropic``, ``aws_access_key``,
-``aws_secret_key``, ``github``, ``gitlab``, ``slack``, ``stripe``, ``google_api_key``,
+``aws_secret_key``, ``github``, ``gitlab``, ``slack``, ``stripe``, ``huggingface``, ``google_api_key``,
 ``private_key``, ``jwt``, ``password`` and ``generic_secret`` (a high-entropy value
 assigned to a key / secret / token name). Plugins add detectors through the
 ``guardfn_secret_detectors`` hook.
@@ -98,9 +98,8 @@ def _password_like(value: str) -> bool:
     if lowered.startswith(("os.", "process.", "env.", "self.", "this.", "config.", "settings.", "getenv", "$", "%",
                            "@", "{", "<", "[", "(", "*")):
         return False
-    if value.isalpha() and (value.islower() or value.isupper()) and len(value) < 12:
-        return False
-    return True
+    # a bare word of one case ("strong", "SECRET") is prose, not a password
+    return not (value.isalpha() and (value.islower() or value.isupper()) and len(value) < 12)
 
 
 def _generic_value(value: str) -> bool:
@@ -153,7 +152,10 @@ DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "slack",
-        r"\bxox[abposer]-[0-9A-Za-z-]{10,}|\bxoxe(?:\.xox[bp])?-\d-[A-Za-z0-9]{40,}|\bxapp-\d-[A-Za-z0-9]+-\d+-[a-z0-9]+"
+        r"\bxoxb-\d{8,14}-\d{8,14}-?[A-Za-z0-9-]*|\bxoxb-\d{8,14}-[A-Za-z0-9]{18,26}\b"
+        r"|\bxox[pe](?:-\d{8,14}){3}-[A-Za-z0-9-]{28,34}\b|\bxox[os]-\d+-\d+-\d+-[A-Fa-f0-9]+\b"
+        r"|\bxox[ar]-(?:\d-)?[0-9A-Za-z]{8,48}\b|\bxoxe(?:\.xox[bp])?-\d-[A-Za-z0-9]{40,}"
+        r"|\bxapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+"
         r"|https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{20,}",
         "Slack bot, user, app and configuration tokens; incoming webhooks",
     ),
@@ -163,18 +165,23 @@ DETECTORS: tuple[Detector, ...] = (
         "Stripe secret and restricted keys, webhook signing secrets",
     ),
     Detector(
+        "huggingface",
+        r"\bhf_[A-Za-z]{34,40}\b|\bapi_org_[A-Za-z]{34}\b",
+        "Hugging Face access and organization tokens",
+    ),
+    Detector(
         "google_api_key",
         r"\bAIza[0-9A-Za-z_-]{35}",
         "Google API keys (AIza...)",
     ),
     Detector(
         "jwt",
-        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
-        "JSON Web Tokens (header.payload.signature)",
+        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?",
+        "JSON Web Tokens (header.payload.signature; unsigned ones too)",
     ),
     Detector(
         "password",
-        r"(?i)\b(?:password|passwd|pwd|passphrase|pass|db_pass|mysql_pwd|pgpassword|user_pass)\b" + _ASSIGN
+        r"(?i)\b(?:[a-z0-9]+[_.-])*(?:password|passwd|pwd|passphrase|pass|pgpassword)\b" + _ASSIGN
         + r"(?P<secret>[^\s\"'`,;]{4,128})"
         r"|(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,64}:(?P<secret2>[^\s:/@]{3,128})@[^\s/@]{2,255}",
         "password assignments (password=..., my password is ...) and passwords in connection URLs",

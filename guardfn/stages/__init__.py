@@ -16,6 +16,9 @@ BUILTIN_STAGES: tuple[tuple[str, str], ...] = (
     ("api_key", "guardfn.stages.api_key"),
     ("env_keys", "guardfn.stages.env_keys"),
     # screen input (issue 4): input_limits, secrets, injection
+    ("input_limits", "guardfn.stages.input_limits"),
+    ("secrets", "guardfn.stages.secrets"),
+    ("injection", "guardfn.stages.injection"),
     # transform input (issue 5): pii
     ("pii", "guardfn.stages.pii"),
     # reserve / settle (issue 3): limits, pricing

@@ -1,0 +1,158 @@
+"""``guardfn scan``: run the input stages on a text and show what would be sent.
+
+The text (an argument, ``-`` or nothing for stdin, or ``--file``) becomes one user
+message, exactly as a prompt function returning that string would, and goes through
+``guardfn_screen_input`` and ``guardfn_transform_input`` of the same plugin manager a
+guarded call uses (input limits, secrets, injection screening, PII and any plugin).
+Nothing is sent anywhere. The exit status is 1 when the text would be blocked, so the
+command works in CI on prompt templates; 2 on a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+
+def _parse_option(raw: str) -> tuple[str, Any]:
+    key, sep, value = raw.partition("=")
+    if not sep or not key.strip():
+        raise click.BadParameter(f"{raw!r} is not KEY=VALUE", param_hint="--option")
+    try:
+        parsed: Any = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return key.strip().replace("-", "_"), parsed
+
+
+@click.command("scan")
+@click.argument("text", required=False)
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), help="Scan the contents of a file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--model", default=None, help="Model the prompt is for (decides the provider; default from settings).")
+@click.option("--system", default=None, help="A system prompt to put before the text (trusted, not screened).")
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any guarded_llm setting, e.g. -o injection_block_at=high -o secrets=block -o max_input_chars=4000.",
+)
+def scan(
+    text: str | None, path: str | None, as_json: bool, model: str | None, system: str | None, options: tuple[str, ...]
+) -> None:
+    """Screen TEXT (or stdin with '-' or no argument, or --file) with the input stages.
+
+    Prints the injection risk, the findings (rule ids, kinds and counts) and the text as
+    it would be sent. Exit status 1 when the text would be blocked.
+    """
+    from guardfn.call import Call
+    from guardfn.decorator import to_messages
+    from guardfn.errors import GuardError
+    from guardfn.pipeline import Engine, outcome_of
+    from guardfn.plugins import get_plugin_manager
+    from guardfn.settings import build_settings, global_defaults
+
+    if path is not None and text is not None:
+        raise click.UsageError("give TEXT or --file, not both")
+    if path is not None:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+            source = fh.read()
+    elif text is None or text == "-":
+        source = sys.stdin.read()
+    else:
+        source = text
+    if not source.strip():
+        raise click.UsageError("nothing to scan: give TEXT, '-' with text on stdin, or --file")
+    local: dict[str, Any] = dict(_parse_option(raw) for raw in options)
+    if model is not None:
+        local["model"] = model
+    if system is not None:
+        local["system"] = system
+    try:
+        settings = build_settings(global_defaults(), local)
+        engine = Engine(settings, get_plugin_manager())
+        call = Call(
+            function="guardfn scan",
+            settings=settings,
+            messages=to_messages(source, settings.system),
+            provider=engine.provider,
+            model=settings.model,
+            max_tokens=settings.max_tokens,
+        )
+    except GuardError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    error: GuardError | None = None
+    try:
+        for step in ("guardfn_screen_input", "guardfn_transform_input"):
+            for _ in engine.walk_sync(call, step, {"call": call}):
+                pass
+    except GuardError as exc:
+        error = exc
+    blocked = error is not None and outcome_of(error) == "blocked"
+    report = _report(call, error, blocked)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        _show(report)
+    if error is not None and not blocked:
+        sys.exit(2)
+    sys.exit(1 if blocked else 0)
+
+
+def _report(call: Any, error: Any, blocked: bool) -> dict[str, Any]:
+    injection = call.state.get("injection") or {"risk": "low", "score": 0.0, "rules": []}
+    sent = None if error is not None else [dict(m) for m in call.messages]
+    return {
+        "blocked": blocked,
+        "error": error.to_dict() if error is not None else None,
+        "risk": injection["risk"],
+        "score": round(float(injection["score"]), 4),
+        "rules": list(injection["rules"]),
+        "findings": [
+            {
+                "stage": f.stage,
+                "kind": f.kind,
+                "rule": f.rule,
+                "count": f.count,
+                "blocked": f.blocked,
+            }
+            for f in call.findings
+        ],
+        "changes": [{"stage": c.stage, "target": c.target, "count": c.count} for c in call.changes],
+        "messages": sent,
+    }
+
+
+def _show(report: dict[str, Any]) -> None:
+    error = report["error"]
+    if report["blocked"]:
+        click.echo(f"verdict:  BLOCKED by {error['stage']}: {error['reason']}")
+    elif error is not None:
+        click.echo(f"verdict:  ERROR in {error['stage']}: {error['reason']}")
+    else:
+        click.echo("verdict:  pass")
+    click.echo(f"risk:     {report['risk']} (score {report['score']:.2f})")
+    click.echo(f"rules:    {', '.join(report['rules']) or '-'}")
+    if report["findings"]:
+        click.echo("findings:")
+        for f in report["findings"]:
+            what = f["rule"] or f["kind"]
+            mark = "  blocked" if f["blocked"] else ""
+            click.echo(f"  {f['stage']:<14} {what:<40} x{f['count']}{mark}")
+    if report["changes"]:
+        click.echo("changes:")
+        for c in report["changes"]:
+            click.echo(f"  {c['stage']:<14} {c['target']:<40} {c['count']} edit(s)")
+    if report["messages"] is None:
+        click.echo("sent:     nothing (the call would be refused before any request)")
+        return
+    click.echo("sent:")
+    for message in report["messages"]:
+        click.echo(f"--- {message['role']} ---")
+        click.echo(message["content"])
