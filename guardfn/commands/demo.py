@@ -102,7 +102,7 @@ def _show(title: str, call: Any, result: str | None, error: Any, sent: list[Any]
         notes: list[str] = []
         if plugin not in noted:
             noted.add(plugin)
-            notes = [f"{f.kind} x{f.count}" for f in call.findings if f.stage == plugin]
+            notes = [f"{f.rule or f.kind} x{f.count}" for f in call.findings if f.stage == plugin]
             notes += [f"changed {c.target} ({c.count})" for c in call.changes if c.stage == plugin]
         click.echo(f"  {step:<16} {plugin:<16} {micros:>9.0f} us  {'; '.join(notes)}")
     if sent:
