@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from guardfn.settings import Settings
@@ -124,8 +124,7 @@ class Reask(Exception):
         super().__init__(reason)
 
 
-@dataclass(frozen=True)
-class StageSpan:
+class StageSpan(NamedTuple):
     """One hook implementation's run: which step, which plugin, wall-clock ns start/end."""
 
     step: str
@@ -167,7 +166,6 @@ class Call:
     attempts: int = 0
     retries: int = 0
     reasks: int = 0
-    timings: dict[str, float] = field(default_factory=dict)
     spans: list[StageSpan] = field(default_factory=list)
     outcome: Outcome | None = None
     error: BaseException | None = None
@@ -198,6 +196,15 @@ class Call:
     def prompt_chars(self) -> int:
         """Total characters across all messages."""
         return sum(len(m.get("content") or "") for m in self.messages)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds spent in each step (``"screen_input"``, ``"call_model"`` ...), from ``spans``."""
+        totals: dict[str, float] = {}
+        for span in self.spans:
+            key = span.step.removeprefix("guardfn_")
+            totals[key] = totals.get(key, 0.0) + (span.end_ns - span.start_ns) / 1e9
+        return totals
 
     @property
     def duration_ms(self) -> float:

@@ -103,8 +103,7 @@ class Engine:
                     )
             self.impls[step] = impls
         self.keys = KeyCache()
-        for _ in self.walk_sync(None, "guardfn_configure", {"settings": settings}):
-            pass
+        self.run_step_sync(None, "guardfn_configure", {"settings": settings})
         provider = settings.provider or self.first_sync(
             None, "guardfn_select_provider", {"model": settings.model, "settings": settings}
         )
@@ -137,22 +136,29 @@ class Engine:
 
     @staticmethod
     def _span(call: Call, step: str, plugin: str, start: int, error: str | None) -> None:
-        end = time.time_ns()
-        call.spans.append(StageSpan(step, plugin, start, end, error))
-        key = step.removeprefix("guardfn_")
-        call.timings[key] = call.timings.get(key, 0.0) + (end - start) / 1e9
+        call.spans.append(StageSpan(step, plugin, start, time.time_ns(), error))
 
     def walk_sync(self, call: Call | None, step: str, kwargs: dict[str, Any]) -> Iterator[Any]:
         """Run every implementation of ``step`` in order, yielding each result."""
         for impl in self.impls[step]:
             result = self._invoke(call, step, impl, kwargs)
-            if inspect.isawaitable(result):
-                _close_awaitable(result)
-                raise PluginError(
-                    f"plugin {impl.plugin_name!r} returned an awaitable from {step} in a sync call",
-                    stage=impl.plugin_name,
-                )
+            if result is not None and inspect.isawaitable(result):
+                self._refuse_awaitable(impl, step, result)
             yield result
+
+    def run_step_sync(self, call: Call | None, step: str, kwargs: dict[str, Any]) -> None:
+        """Run every implementation of ``step`` in order, discarding results."""
+        for impl in self.impls[step]:
+            result = self._invoke(call, step, impl, kwargs)
+            if result is not None and inspect.isawaitable(result):
+                self._refuse_awaitable(impl, step, result)
+
+    @staticmethod
+    def _refuse_awaitable(impl: pluggy.HookImpl, step: str, result: Any) -> None:
+        _close_awaitable(result)
+        raise PluginError(
+            f"plugin {impl.plugin_name!r} returned an awaitable from {step} in a sync call", stage=impl.plugin_name
+        )
 
     def first_sync(self, call: Call | None, step: str, kwargs: dict[str, Any]) -> Any:
         """The first non-``None`` result of ``step`` (a decision hook)."""
@@ -178,7 +184,7 @@ class Engine:
 
     async def _invoke_async(self, call: Call, step: str, impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> Any:
         result = self._invoke(call, step, impl, kwargs)
-        if not inspect.isawaitable(result):
+        if result is None or not inspect.isawaitable(result):
             return result
         start = time.time_ns()
         error: str | None = None
@@ -221,18 +227,15 @@ class Engine:
         """Run the whole pipeline for a sync call; returns text, a parsed object or a stream."""
         try:
             for step in ("guardfn_screen_input", "guardfn_transform_input"):
-                for _ in self.walk_sync(call, step, {"call": call}):
-                    pass
+                self.run_step_sync(call, step, {"call": call})
             while True:
                 api_key = self._api_key(call)
-                for _ in self.walk_sync(call, "guardfn_reserve", {"call": call}):
-                    pass
+                self.run_step_sync(call, "guardfn_reserve", {"call": call})
                 response = self._call_model_sync(call, api_key)
                 if isinstance(response, StreamResponse):
                     return self._stream_sync(call, response)
                 try:
-                    for _ in self.walk_sync(call, "guardfn_check_output", {"call": call, "response": response}):
-                        pass
+                    self.run_step_sync(call, "guardfn_check_output", {"call": call, "response": response})
                 except Reask as reask:
                     self._settle_sync(call, response)
                     call.messages.extend(reask.messages)
@@ -243,8 +246,7 @@ class Engine:
                     raise
                 self._settle_sync(call, response)
                 break
-            for _ in self.walk_sync(call, "guardfn_transform_output", {"call": call, "response": response}):
-                pass
+            self.run_step_sync(call, "guardfn_transform_output", {"call": call, "response": response})
         except BaseException as exc:
             self._record_sync(call, exc)
             raise
@@ -280,14 +282,12 @@ class Engine:
         return response
 
     def _settle_sync(self, call: Call, response: Response | StreamResponse | None) -> None:
-        for _ in self.walk_sync(call, "guardfn_settle", {"call": call, "response": response}):
-            pass
+        self.run_step_sync(call, "guardfn_settle", {"call": call, "response": response})
 
     def _record_sync(self, call: Call, error: BaseException | None) -> None:
         call.error = error
         call.outcome = outcome_of(error)  # type: ignore[assignment]
-        for _ in self.walk_sync(call, "guardfn_record", {"call": call, "outcome": call.outcome}):
-            pass
+        self.run_step_sync(call, "guardfn_record", {"call": call, "outcome": call.outcome})
 
     def _stream_sync(self, call: Call, stream: StreamResponse) -> Iterator[str]:
         chunks: Any = stream.chunks
