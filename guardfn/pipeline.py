@@ -61,6 +61,9 @@ REQUIRED_STAGES: dict[str, Callable[[Settings], bool]] = {
     "pii": lambda s: s.pii != "off",
     "injection": lambda s: s.injection != "off",
     "secrets": lambda s: s.secrets != "off",
+    "schema": lambda s: s.schema_ is not None,
+    "output_rules": lambda s: s.canary or any(k in s.output_rules for k in ("prohibited", "allowed_domains", "max_chars")),
+    "html": lambda s: bool(s.output_rules.get("html")),
 }
 
 
@@ -292,7 +295,11 @@ class Engine:
     def _stream_sync(self, call: Call, stream: StreamResponse) -> Iterator[str]:
         chunks: Any = stream.chunks
         try:
-            for wrapped in self.walk_sync(call, "guardfn_wrap_stream", {"call": call, "chunks": chunks}):
+            # Wrappers chain: each one wraps the iterator the previous one returned.
+            for impl in self.impls["guardfn_wrap_stream"]:
+                wrapped = self._invoke(call, "guardfn_wrap_stream", impl, {"call": call, "chunks": chunks})
+                if wrapped is not None and inspect.isawaitable(wrapped):
+                    self._refuse_awaitable(impl, "guardfn_wrap_stream", wrapped)
                 if wrapped is not None:
                     chunks = wrapped
         except BaseException as exc:
@@ -375,7 +382,8 @@ class Engine:
     async def _stream_async(self, call: Call, stream: StreamResponse) -> AsyncIterator[str]:
         chunks: Any = stream.chunks
         try:
-            for wrapped in await self.walk_async(call, "guardfn_wrap_stream", {"call": call, "chunks": chunks}):
+            for impl in self.impls["guardfn_wrap_stream"]:
+                wrapped = await self._invoke_async(call, "guardfn_wrap_stream", impl, {"call": call, "chunks": chunks})
                 if wrapped is not None:
                     chunks = wrapped
         except BaseException as exc:

@@ -26,5 +26,8 @@ BUILTIN_STAGES: tuple[tuple[str, str], ...] = (
     ("openai", "guardfn.providers.openai"),
     ("anthropic", "guardfn.providers.anthropic"),
     # check / transform output (issue 6): schema, output_rules, html
+    ("schema", "guardfn.stages.schema"),
+    ("output_rules", "guardfn.stages.output_rules"),
+    ("html", "guardfn.stages.html"),
     # record (issue 7): metrics, audit, content_log, alerts
 )
