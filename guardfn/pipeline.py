@@ -58,6 +58,7 @@ BLOCKING_ERRORS = (InputRejected, RateLimitExceeded, OutputRejected)
 # A control that is switched on must have its stage registered and enabled: an option
 # that silently does nothing is a hole. Each entry: stage name -> "is it switched on?".
 REQUIRED_STAGES: dict[str, Callable[[Settings], bool]] = {
+    "limits": lambda s: bool(s.limits),
     "pii": lambda s: s.pii != "off",
     "injection": lambda s: s.injection != "off",
     "secrets": lambda s: s.secrets != "off",

@@ -57,8 +57,16 @@ class Settings(BaseSettings):
     disable: list[str] = Field(default_factory=list)
     stream: bool = False
 
+    # --- API keys (issue 8) -------------------------------------------------------------
+    key_source: str | None = None
+    """Where the key comes from, e.g. ``"aws-secretsmanager:{env}/billing/openai#api_key"``
+    (``{env}``, ``{provider}`` expand); default ``GUARDFN_<PROVIDER>_KEY_SOURCE``, then env/.env."""
+    env: str | None = None
+    """The deployment environment (``GUARDFN_ENV=prod``), the ``{env}`` of a key source."""
+
     # --- rate limits and budgets ------------------------------------------------------
-    limits: dict[str, float] = Field(default_factory=dict)
+    limits: dict[str, Any] = Field(default_factory=dict)
+    limit_scope: Literal["user", "user+function"] = "user"
     store: str | None = None
     on_store_error: Literal["deny", "allow"] = "deny"
     alert_usd: float = Field(0.50, ge=0)
@@ -94,6 +102,10 @@ class Settings(BaseSettings):
     audit_file: str | None = None
     content_log: str | None = None
     content_log_retention_days: int = Field(30, gt=0)
+
+    # --- third-party plugins (issue 9) ------------------------------------------------------
+    plugin_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Options for entry-point plugins, keyed by plugin name: ``{"max_lines": {"limit": 50}}``."""
 
     @field_validator("api_key", mode="before")
     @classmethod

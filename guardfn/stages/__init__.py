@@ -21,7 +21,9 @@ BUILTIN_STAGES: tuple[tuple[str, str], ...] = (
     ("injection", "guardfn.stages.injection"),
     # transform input (issue 5): pii
     ("pii", "guardfn.stages.pii"),
-    # reserve / settle (issue 3): limits, pricing
+    # reserve / settle (issue 3): pricing computes the cost before limits settles against it
+    ("pricing", "guardfn.stages.pricing"),
+    ("limits", "guardfn.stages.limits"),
     # call model
     ("openai", "guardfn.providers.openai"),
     ("anthropic", "guardfn.providers.anthropic"),
@@ -30,4 +32,5 @@ BUILTIN_STAGES: tuple[tuple[str, str], ...] = (
     ("output_rules", "guardfn.stages.output_rules"),
     ("html", "guardfn.stages.html"),
     # record (issue 7): metrics, audit, content_log, alerts
+    ("alerts", "guardfn.stages.alerts"),
 )

@@ -1,0 +1,66 @@
+"""Offline token counting for reservations and ``max_input_tokens``.
+
+OpenAI models are counted with the ``bpe-openai`` package, whose tiktoken-compatible
+encodings (``o200k_base``, ``cl100k_base``) ship inside the wheel: nothing is
+downloaded. Other models (Anthropic, plugins) are estimated with ``o200k_base`` plus a
+15% margin, which over-reserves rather than under-reserves. If ``bpe-openai`` cannot be
+loaded, a documented estimate is used (one token per three characters, rounded up) and
+a one-line :class:`~guardfn.errors.OfflineFallbackWarning` says how to enable the full path.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import warnings
+from typing import Any
+
+from guardfn.errors import OfflineFallbackWarning
+
+PER_MESSAGE_OVERHEAD = 4
+"""Tokens a chat format adds per message (role markers), as OpenAI documents."""
+NON_OPENAI_MARGIN = 1.15
+
+_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _encoding(name: str) -> Any:
+    try:
+        import bpe_openai
+
+        return bpe_openai.get_encoding(name)
+    except Exception:
+        warnings.warn(
+            "guardfn: offline tokenizer unavailable, estimating 1 token per 3 characters; "
+            "`pip install bpe-openai` for exact OpenAI counts",
+            OfflineFallbackWarning,
+            stacklevel=3,
+        )
+        return None
+
+
+def encoding_name(model: str) -> str:
+    """The BPE encoding of an OpenAI model (o200k for gpt-4o and later, cl100k before)."""
+    legacy = model.startswith(("gpt-4-", "gpt-3.5")) or model == "gpt-4"
+    return "cl100k_base" if legacy else "o200k_base"
+
+
+def count_text(text: str, model: str = "gpt-4o") -> int:
+    """Tokens in ``text`` for ``model``, counted offline."""
+    if not text:
+        return 0
+    with _lock:
+        encoding = _encoding(encoding_name(model))
+    if encoding is None:
+        return math.ceil(len(text) / 3)
+    count = len(encoding.encode(text))
+    if not model.startswith(("gpt", "o1", "o3", "o4", "chatgpt")):
+        count = math.ceil(count * NON_OPENAI_MARGIN)
+    return count
+
+
+def count_tokens(messages: list[dict[str, Any]], model: str) -> int:
+    """Prompt tokens of a chat for ``model``: every message's content plus its overhead."""
+    return sum(count_text(str(m.get("content") or ""), model) + PER_MESSAGE_OVERHEAD for m in messages)

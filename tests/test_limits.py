@@ -1,0 +1,250 @@
+"""Per-user rate limits and budgets on real stores: memory, diskcache directories, a real Redis."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import guardfn
+from guardfn import BudgetExceeded, ConfigurationError, ProviderError, RateLimitExceeded, StoreUnavailable, guarded_llm
+from guardfn.call import Call
+from guardfn.limits import counter_key, parse_limits
+from guardfn.stages import limits as limits_stage
+from guardfn.store import Claim, open_store
+from guardfn.store.memory import MemoryStore
+from guardfn.testing import FakeLLMServer
+
+KEY = "sk-test-limits-000000000000"
+REDIS = "redis://127.0.0.1:6379/15"
+
+
+class Clock:
+    """A controllable clock for window edges."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    c = Clock()
+    monkeypatch.setattr(limits_stage, "clock", c)
+    return c
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    prefix = "guardfn:*"
+    yield REDIS
+    for key in client.scan_iter(match=prefix):
+        client.delete(key)
+
+
+def _fn(server: FakeLLMServer, **options: Any) -> Any:
+    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, **options)
+    def ask(user_id: str, q: str) -> str:
+        return q
+
+    return ask
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [{"requests_per_week": 3}, {"requests_per_minute": 0}, {"usd_per_minute": 1},
+                                 {"global": 5}, {"requests_per_minute": "ten"}])
+def test_bad_limits_are_refused_at_decoration(bad: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+
+        @guarded_llm(model="gpt-4o-mini", limits=bad, store="memory://")
+        def ask(q: str) -> str:
+            return q
+
+        ask("x")
+
+
+# --- the algorithm: never more than N in any window ------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    gaps=st.lists(st.floats(min_value=0.0, max_value=30.0), min_size=1, max_size=80),
+    capacity=st.integers(min_value=1, max_value=6),
+    window=st.floats(min_value=1.0, max_value=60.0),
+)
+def test_sliding_log_never_over_admits_and_never_under_admits(gaps: list[float], capacity: int, window: float) -> None:
+    store = MemoryStore()
+    now, admitted = 1000.0, []
+    for i, gap in enumerate(gaps):
+        now += gap
+        in_window = [t for t in admitted if t > now - window]
+        denied = store.reserve([Claim("k", "requests_per_x", window, capacity, 1.0)], f"r{i}", now)
+        if denied is None:
+            admitted.append(now)
+            assert len(in_window) < capacity  # never over-admits
+        else:
+            assert len(in_window) == capacity  # refuses only when the window is full
+            assert 0 < denied.retry_after <= window
+            # the refusal is exact: at now + retry_after the oldest entry has left the window
+            assert min(in_window) + window - now == pytest.approx(denied.retry_after)
+    for i, t in enumerate(admitted):  # any window [t, t + window) holds at most `capacity`
+        assert sum(1 for u in admitted[i:] if u < t + window) <= capacity
+
+
+def test_refusal_consumes_nothing_and_reports_the_limit(server: FakeLLMServer, clock: Clock) -> None:
+    ask = _fn(server, limits={"requests_per_minute": 2}, store=f"memory://{uuid.uuid4()}")
+    ask("u-1", "a")
+    ask("u-1", "b")
+    for _ in range(5):
+        with pytest.raises(RateLimitExceeded) as info:
+            ask("u-1", "c")
+    err = info.value
+    assert (err.limit, err.usage, err.capacity) == ("requests_per_minute", 2, 2)
+    assert err.retry_after == pytest.approx(60.0)
+    assert len(server.requests) == 2  # refused before any network call
+    assert ask("u-2", "other user") == "echo: other user"
+    clock.now += 60.01  # the five refusals did not count: the window frees on time
+    assert ask("u-1", "d") == "echo: d"
+
+
+def test_global_limit_across_users(server: FakeLLMServer, clock: Clock) -> None:
+    ask = _fn(server, limits={"requests_per_minute": 5, "global": {"requests_per_minute": 3}},
+              store=f"memory://{uuid.uuid4()}")
+    for user in ("a", "b", "c"):
+        ask(user, "x")
+    with pytest.raises(RateLimitExceeded) as info:
+        ask("d", "x")
+    assert info.value.limit == "requests_per_minute"
+    assert "3 of 3" in str(info.value)
+
+
+def test_tokens_follow_provider_usage_and_failures_release(server: FakeLLMServer, clock: Clock) -> None:
+    url = f"memory://{uuid.uuid4()}"
+    ask = _fn(server, limits={"tokens_per_day": 1000, "requests_per_day": 10}, store=url, max_tokens=100, retries=0)
+    server.reply("hi", usage=(30, 20))
+    ask("u-1", "hello")
+    store = open_store(url)
+    spec_tokens, spec_requests = parse_limits({"tokens_per_day": 1000, "requests_per_day": 10})
+    assert [a for _, a in store.entries(counter_key("u-1", spec_tokens), 86400, clock.now)] == [50.0]
+    server.fail(500)
+    with pytest.raises(ProviderError):
+        ask("u-1", "boom")
+    assert len(store.entries(counter_key("u-1", spec_requests), 86400, clock.now)) == 1  # released
+
+
+def test_token_budget_refuses_with_budget_exceeded(server: FakeLLMServer, clock: Clock) -> None:
+    ask = _fn(server, limits={"tokens_per_day": 150}, store=f"memory://{uuid.uuid4()}", max_tokens=100)
+    server.reply("x", usage=(60, 40))
+    ask("u-1", "one")
+    with pytest.raises(BudgetExceeded) as info:  # 100 used + estimate (prompt + 100) > 150
+        ask("u-1", "two")
+    assert isinstance(info.value, RateLimitExceeded)
+    assert info.value.limit == "tokens_per_day"
+    assert len(server.requests) == 1
+
+
+def test_usd_budget(server: FakeLLMServer, clock: Clock) -> None:
+    url = f"memory://{uuid.uuid4()}"
+
+    @guarded_llm(model="gpt-4o", base_url=server.openai_base_url, api_key=lambda: KEY, max_tokens=1000,
+                 limits={"usd_per_day": 0.02}, store=url)
+    def expensive(user_id: str, q: str) -> str:
+        return q
+
+    server.reply("x", usage=(1000, 1000))  # 1000 * 2.5e-6 + 1000 * 1e-5 = 0.0125 USD
+    expensive("u-1", "a")
+    with pytest.raises(BudgetExceeded) as info:
+        expensive("u-1", "b")  # the estimate (max_tokens at the output price) no longer fits
+    assert info.value.limit == "usd_per_day"
+
+
+def test_unreachable_store_fails_closed_or_allows_when_asked(server: FakeLLMServer) -> None:
+    ask = _fn(server, limits={"requests_per_minute": 5}, store="redis://:hunter2@127.0.0.1:1/0")
+    with pytest.raises(StoreUnavailable) as info:
+        ask("u-1", "x")
+    assert "hunter2" not in str(info.value) and "127.0.0.1:1" in str(info.value)
+    assert server.requests == []
+    calls: list[Call] = []
+
+    class Rec:
+        @guardfn.hookimpl
+        def guardfn_record(self, call: Call, outcome: str) -> None:
+            calls.append(call)
+
+    guardfn.register(Rec(), name="rec")
+    lenient = _fn(server, limits={"requests_per_minute": 5}, store="redis://127.0.0.1:1/0", on_store_error="allow")
+    assert lenient("u-1", "x") == "echo: x"
+    assert [f.kind for f in calls[-1].findings] == ["store_unavailable"]
+
+
+def test_disabling_the_limits_stage_with_limits_set_is_refused(server: FakeLLMServer) -> None:
+    ask = _fn(server, limits={"requests_per_minute": 5}, store="memory://", disable=["limits"])
+    with pytest.raises(ConfigurationError, match="limits"):
+        ask("u-1", "x")
+
+
+async def test_async_calls_use_redis_asyncio(server: FakeLLMServer, redis_url: str, clock: Clock) -> None:
+    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY,
+                 limits={"requests_per_minute": 2}, store=redis_url)
+    async def ask(user_id: str, q: str) -> str:
+        return q
+
+    user = f"async-{uuid.uuid4()}"
+    assert await ask(user, "a") == "echo: a"
+    await ask(user, "b")
+    with pytest.raises(RateLimitExceeded):
+        await ask(user, "c")
+    assert len(server.requests) == 2
+
+
+# --- exact under concurrency, on real stores ---------------------------------------------------
+
+
+def _hammer(url: str, user: str, attempts: int, capacity: int, queue: Any) -> None:
+    store = open_store(url)
+    spec = parse_limits({"requests_per_day": capacity})[0]
+    claim = Claim(counter_key(user, spec), spec.name, spec.window, spec.capacity, 1.0)
+    import time
+
+    admitted = sum(store.reserve([claim], uuid.uuid4().hex, time.time()) is None for _ in range(attempts))
+    queue.put(admitted)
+
+
+@pytest.mark.parametrize("backend", ["diskcache", "redis"])
+def test_many_processes_and_threads_admit_exactly_the_limit(backend: str, tmp_path: Path, redis_url: str) -> None:
+    url = f"diskcache://{tmp_path}/limits" if backend == "diskcache" else redis_url
+    user, capacity = f"hammer-{uuid.uuid4()}", 37
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    processes = [ctx.Process(target=_hammer, args=(url, user, 25, capacity, queue)) for _ in range(4)]
+    for p in processes:
+        p.start()
+    thread_results: list[Any] = []
+
+    class ListQueue:
+        def put(self, value: int) -> None:
+            thread_results.append(value)
+
+    threads = [threading.Thread(target=_hammer, args=(url, user, 25, capacity, ListQueue())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    results = [queue.get(timeout=60) for _ in processes] + thread_results
+    for p in processes:
+        p.join(timeout=60)
+    assert sum(results) == capacity  # 200 attempts, exactly 37 admitted: no overshoot, no lost update
