@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import threading
 import uuid
@@ -248,3 +249,23 @@ def test_many_processes_and_threads_admit_exactly_the_limit(backend: str, tmp_pa
     for p in processes:
         p.join(timeout=60)
     assert sum(results) == capacity  # 200 attempts, exactly 37 admitted: no overshoot, no lost update
+
+
+def test_usage_command_shows_and_resets_a_user(server: FakeLLMServer, redis_url: str) -> None:
+    from click.testing import CliRunner
+
+    from guardfn.cli import main as cli
+
+    user = f"cli-{uuid.uuid4()}"
+    ask = _fn(server, limits={"requests_per_minute": 5, "tokens_per_day": 10_000}, store=redis_url)
+    server.reply("x", usage=(10, 5))
+    ask(user, "hello")
+    result = CliRunner().invoke(cli, ["usage", "--user", user, "--store", redis_url, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["limit"]: r for r in json.loads(result.output)}
+    assert rows["requests_per_minute"]["used"] == 1
+    assert rows["tokens_per_day"]["used"] == 15
+    assert 0 < rows["requests_per_minute"]["frees_in_s"] <= 60
+    assert CliRunner().invoke(cli, ["usage", "--user", user, "--store", redis_url, "--reset"]).exit_code == 0
+    again = CliRunner().invoke(cli, ["usage", "--user", user, "--store", redis_url, "--json"])
+    assert json.loads(again.output) == []

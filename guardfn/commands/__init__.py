@@ -8,5 +8,6 @@ from __future__ import annotations
 COMMANDS: dict[str, str] = {
     "demo": "guardfn.commands.demo:demo",
     "plugins": "guardfn.commands.plugins:plugins",
+    "usage": "guardfn.commands.usage:usage",
     "scan": "guardfn.commands.scan:scan",
 }
