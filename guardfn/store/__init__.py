@@ -77,7 +77,7 @@ def retry_after(entries: list[tuple[float, float]], amount: float, capacity: flo
     for ts, a in sorted(entries):
         freed += a
         if freed >= need - 1e-9:
-            return max(0.0, ts + window - now)
+            return min(window, max(0.0, ts + window - now))
     return window
 
 

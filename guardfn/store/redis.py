@@ -20,7 +20,7 @@ local rid = ARGV[2]
 local n = tonumber(ARGV[3])
 for i = 1, n do
   local z, h = KEYS[2 * i - 1], KEYS[2 * i]
-  local base = 3 + 3 * (i - 1)
+  local base = 3 + 4 * (i - 1)
   local window, cap, amt = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
   local old = redis.call('ZRANGEBYSCORE', z, '-inf', now - window)
   if #old > 0 then
@@ -30,7 +30,11 @@ for i = 1, n do
     end
   end
   local used = 0
-  for _, v in ipairs(redis.call('HVALS', h)) do used = used + tonumber(v) end
+  if ARGV[base + 4] == '1' then
+    used = redis.call('ZCARD', z)  -- a request log: every entry counts 1
+  else
+    for _, v in ipairs(redis.call('HVALS', h)) do used = used + tonumber(v) end
+  end
   if used + amt > cap + 1e-9 then
     local entries = redis.call('ZRANGE', z, 0, -1, 'WITHSCORES')
     local out = {}
@@ -43,7 +47,7 @@ for i = 1, n do
 end
 for i = 1, n do
   local z, h = KEYS[2 * i - 1], KEYS[2 * i]
-  local base = 3 + 3 * (i - 1)
+  local base = 3 + 4 * (i - 1)
   local ttl = math.ceil(tonumber(ARGV[base + 1]) * 1000) + 60000
   redis.call('ZADD', z, now, rid)
   redis.call('HSET', h, rid, ARGV[base + 3])
@@ -78,7 +82,8 @@ def _reserve_args(claims: list[Claim], rid: str, now: float) -> tuple[list[str],
     args: list[Any] = [repr(now), rid, len(claims)]
     for claim in claims:
         keys += [claim.key, _amounts(claim.key)]
-        args += [repr(claim.window), repr(claim.capacity), repr(claim.amount)]
+        counted = "1" if claim.name.startswith("requests") else "0"
+        args += [repr(claim.window), repr(claim.capacity), repr(claim.amount), counted]
     return keys, args
 
 
