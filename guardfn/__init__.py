@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from guardfn.hookspecs import hookimpl
     from guardfn.plugins import register, unregister
     from guardfn.settings import Settings, configure
+    from guardfn.verify import verify_keys
 
 __version__ = "0.1.0"
 
@@ -55,6 +56,7 @@ _LAZY = {
     "Finding": "guardfn.call",
     "Response": "guardfn.call",
     "Usage": "guardfn.call",
+    "verify_keys": "guardfn.verify",
 }
 
 
@@ -104,4 +106,5 @@ __all__ = [
     "hookimpl",
     "register",
     "unregister",
+    "verify_keys",
 ]

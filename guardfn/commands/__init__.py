@@ -10,4 +10,6 @@ COMMANDS: dict[str, str] = {
     "plugins": "guardfn.commands.plugins:plugins",
     "usage": "guardfn.commands.usage:usage",
     "scan": "guardfn.commands.scan:scan",
+    "keys": "guardfn.commands.keys:keys",  # issue 8
+    "scan-secrets": "guardfn.commands.scan_secrets:scan_secrets",  # issue 8
 }

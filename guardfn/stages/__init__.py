@@ -14,6 +14,7 @@ BUILTIN_STAGES: tuple[tuple[str, str], ...] = (
     # configure / keys
     ("provider_select", "guardfn.stages.provider_select"),
     ("api_key", "guardfn.stages.api_key"),
+    ("aws_secrets", "guardfn.stages.aws_secrets"),  # issue 8
     ("env_keys", "guardfn.stages.env_keys"),
     # screen input (issue 4): input_limits, secrets, injection
     ("input_limits", "guardfn.stages.input_limits"),

@@ -1,0 +1,99 @@
+"""``guardfn keys check``: prove the configured API keys work, before traffic arrives.
+
+Runs :func:`guardfn.verify.verify_keys`: resolves each key from its source (``api_key=``,
+``GUARDFN_<PROVIDER>_KEY_SOURCE`` such as AWS Secrets Manager, ``<PROVIDER>_API_KEY`` in
+the environment or ``.env``), lists the provider's models with it (the cheapest call)
+and checks the models needed are there. Keys are shown as a 4-character suffix only.
+Exit status 0 when every check passes, 1 when any fails (no key, a secret that cannot
+be read, a refused key, a model not listed), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Any
+
+import click
+
+
+@click.group("keys")
+def keys() -> None:
+    """Check the API keys guarded functions will use."""
+
+
+@keys.command("check")
+@click.option(
+    "--model",
+    "-m",
+    "models",
+    multiple=True,
+    metavar="MODEL",
+    help="A model the application needs (repeatable); its provider is chosen as for a call. "
+    "Default: the configured model (GUARDFN_MODEL, else gpt-4o-mini).",
+)
+@click.option(
+    "--function",
+    "-f",
+    "functions",
+    multiple=True,
+    metavar="MODULE[:NAME]",
+    help="Check the configuration of guarded functions: one by name, or every one in MODULE (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def check(models: tuple[str, ...], functions: tuple[str, ...], as_json: bool) -> None:
+    """Resolve each configured key, list the provider's models with it, check the needed ones."""
+    from guardfn.errors import GuardError
+    from guardfn.verify import verify_keys
+
+    targets: list[Any] = []
+    for spec in functions:
+        targets.extend(_load_functions(spec))
+    try:
+        report = verify_keys(targets or None, models=models, raise_errors=False)
+    except GuardError as exc:  # a configuration that cannot even be built (bad option, unknown plugin)
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for item in report.checks:
+            status = "ok  " if item.ok else "FAIL"
+            where = f"{item.source}: {item.detail}" if item.detail else (item.source or "no source")
+            listed = f"{item.listed} listed" if item.listed is not None else "not listed"
+            click.echo(
+                f"{status} {item.provider:<10} {item.key or '-':<9} {where}  {item.endpoint}  "
+                f"models: {', '.join(item.models)} ({listed})"
+            )
+            if item.error is not None:
+                click.echo(f"     {item.error}", err=True)
+    failed = sum(1 for item in report.checks if not item.ok)
+    if failed:
+        if not as_json:
+            click.echo(f"{failed} of {len(report.checks)} key check(s) failed", err=True)
+        sys.exit(1)
+
+
+def _load_functions(spec: str) -> list[Any]:
+    """The guarded functions named by ``MODULE[:NAME]`` (every one in MODULE without NAME)."""
+    from guardfn.decorator import GuardedFunction
+
+    module_name, _, attr = spec.partition(":")
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # like `python -m`: the working directory's modules are importable
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise click.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="--function") from None
+    if attr:
+        found = getattr(module, attr, None)
+        if not isinstance(getattr(found, "guard", None), GuardedFunction):
+            raise click.BadParameter(f"{spec!r} is not a @guarded_llm function", param_hint="--function")
+        return [found]
+    guarded = list(
+        {id(v): v for v in vars(module).values() if isinstance(getattr(v, "guard", None), GuardedFunction)}.values()
+    )
+    if not guarded:
+        raise click.BadParameter(f"module {module_name!r} has no @guarded_llm functions", param_hint="--function")
+    return guarded
