@@ -1,11 +1,15 @@
 """A FastAPI service with a guarded endpoint.
 
-The user comes from the ``X-User-Id`` header; refusals map to HTTP statuses a client can act
-on: ``RateLimitExceeded`` / ``BudgetExceeded`` -> 429 with ``Retry-After``, an input control's
-refusal (``InjectionDetected``, ``InputTooLong`` ...) -> 400, a provider failure -> 502.
-Error bodies carry the control and reason only, never the prompt.
+The user comes from the ``X-User-Id`` header, so rate limits are per user; refusals map to
+HTTP statuses a client can act on: ``RateLimitExceeded`` / ``BudgetExceeded`` -> 429 with
+``Retry-After``, an input control's refusal (``InjectionDetected``, ``InputTooLong`` ...)
+-> 400, a provider failure -> 502, any other refusal -> 422. Error bodies carry the
+control and the reason only, never the prompt. The guarded function is ``async def``, so
+a slow model never holds a worker thread.
 
-    uvicorn examples.web_service:app          # needs OPENAI_API_KEY, or GUARDFN_BASE_URL to a fake
+    OPENAI_API_KEY=... uvicorn examples.web_service:app
+    # offline: python -m guardfn.testing prints a URL; then
+    # OPENAI_API_KEY=sk-fake OPENAI_BASE_URL=<URL>/v1 uvicorn examples.web_service:app
 """
 
 from __future__ import annotations
@@ -16,14 +20,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from guardfn import (
-    GuardError,
-    InputRejected,
-    ProviderError,
-    RateLimitExceeded,
-    as_user,
-    guarded_llm,
-)
+from guardfn import GuardError, InputRejected, ProviderError, RateLimitExceeded, guarded_llm
 
 app = FastAPI(title="guardfn example")
 
@@ -36,21 +33,20 @@ class Question(BaseModel):
 
 @guarded_llm(model="gpt-4o-mini", max_tokens=256, system="You are a support assistant.",
              limits={"requests_per_minute": 5, "tokens_per_day": 20_000})
-def answer(question: str) -> str:
-    """Build the prompt for one support question."""
+async def answer(user_id: str, question: str) -> str:
+    """Build the prompt for one support question (``user_id`` keys the limits)."""
     return f"Answer briefly: {question}"
 
 
 @app.post("/ask")
-def ask(body: Question, x_user_id: str = Header(default="anonymous")) -> dict[str, str]:
+async def ask(body: Question, x_user_id: str = Header(default="anonymous")) -> dict[str, str]:
     """Answer a question as the user named in the ``X-User-Id`` header."""
-    with as_user(x_user_id):
-        return {"answer": answer(body.question)}
+    return {"answer": await answer(x_user_id, body.question)}
 
 
 @app.exception_handler(RateLimitExceeded)
 def too_many(request: Request, exc: RateLimitExceeded) -> JSONResponse:
-    """429 with Retry-After in whole seconds."""
+    """429 with Retry-After in whole seconds (at least 1)."""
     headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     return JSONResponse(exc.to_dict() | {"limit": exc.limit}, status_code=429, headers=headers)
 

@@ -1,9 +1,16 @@
 """USD per million tokens for current OpenAI and Anthropic models: one table, easy to update.
 
-Budgets (``usd_per_day``) and cost metrics use the same prices. Settings
-``pricing={"my-model": (input, output)}`` and the ``guardfn_model_price`` hook override
-the table; an unknown model uses :data:`FALLBACK` (the most expensive listed rates, so a
-budget is never under-counted) and warns once per model.
+Budgets (``usd_per_day``, ``usd_per_month``), the per-request cost (``call.cost_usd``,
+``alert_usd``) and cost metrics all use :func:`price_for`. Its sources, first match wins:
+
+1. settings ``pricing={"my-model": (input, output)}`` (longest matching prefix);
+2. the ``guardfn_model_price(provider, model)`` hook (a plugin returning a :class:`Price`);
+3. :data:`PRICES` below (longest matching prefix, so dated snapshots such as
+   ``gpt-4o-2024-08-06`` use their family's price);
+4. :data:`FALLBACK`, with a one-time warning per model.
+
+To update the table, edit :data:`PRICES` from the providers' pricing pages; more
+expensive variants (``-pro``) must be listed, or their family's cheaper prefix applies.
 """
 
 from __future__ import annotations
@@ -38,10 +45,19 @@ PRICES: dict[str, Price] = {
     "gpt-4o-mini": Price(0.15, 0.60),
     "gpt-4o": Price(2.50, 10.00),
     "gpt-4-turbo": Price(10.00, 30.00),
+    "gpt-4.5": Price(75.00, 150.00),
+    "gpt-4": Price(30.00, 60.00),
     "gpt-3.5-turbo": Price(0.50, 1.50),
+    "gpt-5-pro": Price(15.00, 120.00),
+    "chatgpt-4o": Price(5.00, 15.00),
+    "codex-mini": Price(1.50, 6.00),
+    "o4-mini-deep-research": Price(2.00, 8.00),
     "o4-mini": Price(1.10, 4.40),
+    "o3-deep-research": Price(10.00, 40.00),
+    "o3-pro": Price(20.00, 80.00),
     "o3-mini": Price(1.10, 4.40),
     "o3": Price(2.00, 8.00),
+    "o1-pro": Price(150.00, 600.00),
     "o1-mini": Price(1.10, 4.40),
     "o1": Price(15.00, 60.00),
     # Anthropic
@@ -54,9 +70,12 @@ PRICES: dict[str, Price] = {
     "claude-haiku-4": Price(1.00, 5.00),
     "claude-3-5-haiku": Price(0.80, 4.00),
     "claude-3-haiku": Price(0.25, 1.25),
+    "claude-3-opus": Price(15.00, 75.00),
 }
 FALLBACK = Price(15.00, 75.00)
-"""Used for models not in the table: the highest listed rates."""
+"""Used for models nobody priced: the rates of the flagship tier (Claude Opus 4.1, o1), so
+a budget over-counts an unknown model rather than under-counts it. Self-hosted models
+usually cost nothing per token: price them with ``pricing={"llama3": (0, 0)}``."""
 
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
@@ -83,10 +102,14 @@ def table_price(model: str, overrides: dict[str, tuple[float, float]] | None = N
 
 
 def price_for(provider: str, model: str, overrides: dict[str, tuple[float, float]] | None = None) -> Price:
-    """The price a plugin gives through ``guardfn_model_price``, else :func:`table_price`."""
+    """The price from ``pricing=`` overrides first, then a plugin's ``guardfn_model_price``, then the table."""
+    if overrides:
+        best = max((prefix for prefix in overrides if model.startswith(prefix)), key=len, default=None)
+        if best is not None:
+            return Price(*overrides[best])
     from guardfn.plugins import get_plugin_manager
 
     hooked = get_plugin_manager().hook.guardfn_model_price(provider=provider, model=model)
     if hooked is not None:
         return Price(*hooked)
-    return table_price(model, overrides)
+    return table_price(model)

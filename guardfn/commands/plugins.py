@@ -23,4 +23,4 @@ def plugins(as_json: bool) -> None:
         if info.distribution:
             origin += f" ({info.distribution} {info.version})"
         hooks = ", ".join(h.removeprefix("guardfn_") for h in info.hooks)
-        click.echo(f"{info.name:<18} {origin:<28} {hooks}")
+        click.echo(f"{info.name:<18} {origin:<36} {hooks}")
