@@ -128,15 +128,20 @@ class Engine:
             raise
         except Exception as exc:
             error = type(exc).__name__
-            if step in OBSERVERS:
-                log.warning("guardfn plugin %s failed in %s: %s", impl.plugin_name, step, type(exc).__name__)
-                return None
-            raise PluginError(
-                f"plugin {impl.plugin_name!r} raised {type(exc).__name__} in {step}", stage=impl.plugin_name
-            ) from exc
+            return self._plugin_failed(step, impl, exc)
         finally:
             if call is not None:
                 self._span(call, step, impl.plugin_name, start, error)
+
+    @staticmethod
+    def _plugin_failed(step: str, impl: pluggy.HookImpl, exc: Exception) -> None:
+        """An observer's crash is logged (type only); a fail-closed hook's refuses the call."""
+        if step in OBSERVERS:
+            log.warning("guardfn plugin %s failed in %s: %s", impl.plugin_name, step, type(exc).__name__)
+            return
+        raise PluginError(
+            f"plugin {impl.plugin_name!r} raised {type(exc).__name__} in {step}", stage=impl.plugin_name
+        ) from exc
 
     @staticmethod
     def _span(call: Call, step: str, plugin: str, start: int, error: str | None) -> None:
@@ -199,12 +204,7 @@ class Engine:
             raise
         except Exception as exc:
             error = type(exc).__name__
-            if step in OBSERVERS:
-                log.warning("guardfn plugin %s failed in %s: %s", impl.plugin_name, step, type(exc).__name__)
-                return None
-            raise PluginError(
-                f"plugin {impl.plugin_name!r} raised {type(exc).__name__} in {step}", stage=impl.plugin_name
-            ) from exc
+            return self._plugin_failed(step, impl, exc)
         finally:
             self._span(call, step, impl.plugin_name, start, error)
 

@@ -9,12 +9,11 @@ stage asked for structured output with a forced tool (``call.extra_request`` hol
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from guardfn.call import Call, Response, StreamResponse, Usage
 from guardfn.hookspecs import hookimpl
-from guardfn.providers.base import cached_client, stream_errors, with_retries, with_retries_async
+from guardfn.providers.base import cached_client, send_request
 
 NAME = "anthropic"
 
@@ -91,57 +90,13 @@ def _absorb(event: Any, out: StreamResponse) -> str | None:
     return None
 
 
-def _stream(raw: Any, call: Call, api_key: str) -> StreamResponse:
-    out = StreamResponse(chunks=iter(()), closer=raw.close)
-
-    def chunks() -> Iterator[str]:
-        with stream_errors(NAME, call, api_key, _sdk().APIError):
-            yield from _deltas(raw, out)
-
-    out.chunks = chunks()
-    return out
-
-
-def _deltas(raw: Any, out: StreamResponse) -> Iterator[str]:
-    for event in raw:
-        text = _absorb(event, out)
-        if text:
-            yield text
-
-
-def _astream(raw: Any, call: Call, api_key: str) -> StreamResponse:
-    out = StreamResponse(chunks=iter(()), closer=raw.close)
-
-    async def chunks() -> AsyncIterator[str]:
-        with stream_errors(NAME, call, api_key, _sdk().APIError):
-            async for event in raw:
-                text = _absorb(event, out)
-                if text:
-                    yield text
-
-    out.chunks = chunks()
-    return out
-
-
 @hookimpl
 def guardfn_call_model(call: Call, api_key: str) -> Any:
     """Runs for each model request whose provider is ``anthropic``; returns ``None`` otherwise."""
     if call.provider != NAME:
         return None
-    anthropic = _sdk()
     client = _client(call, api_key)
     params = build_params(call)
-    errors = (anthropic.APIError,)
-    if call.is_async:
-
-        async def send_async() -> Any:
-            raw = await client.messages.create(**params)
-            return _astream(raw, call, api_key) if call.stream else to_response(raw)
-
-        return with_retries_async(NAME, call, api_key, send_async, errors)
-
-    def send() -> Any:
-        raw = client.messages.create(**params)
-        return _stream(raw, call, api_key) if call.stream else to_response(raw)
-
-    return with_retries(NAME, call, api_key, send, errors)
+    return send_request(
+        NAME, call, api_key, lambda: client.messages.create(**params), to_response, _absorb, _sdk().APIError
+    )

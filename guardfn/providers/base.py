@@ -14,10 +14,10 @@ import os
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-from guardfn.call import Call
+from guardfn.call import Call, Response, StreamResponse
 from guardfn.errors import ProviderAuthenticationError, ProviderError
 from guardfn.keys import scrub
 from guardfn.settings import Settings
@@ -166,3 +166,68 @@ async def with_retries_async(
                 raise wrap_error(provider, exc, api_key, call) from None
             call.retries += 1
             await asyncio.sleep(delay)
+
+
+Absorb = Callable[[Any, StreamResponse], "str | None"]
+
+
+def _stream(
+    name: str, raw: Any, call: Call, api_key: str, absorb: Absorb, sdk_error: type[BaseException]
+) -> StreamResponse:
+    out = StreamResponse(chunks=iter(()), closer=raw.close)
+
+    def chunks() -> Iterator[str]:
+        with stream_errors(name, call, api_key, sdk_error):
+            for event in raw:
+                text = absorb(event, out)
+                if text:
+                    yield text
+
+    out.chunks = chunks()
+    return out
+
+
+def _astream(
+    name: str, raw: Any, call: Call, api_key: str, absorb: Absorb, sdk_error: type[BaseException]
+) -> StreamResponse:
+    out = StreamResponse(chunks=iter(()), closer=raw.close)
+
+    async def chunks() -> AsyncIterator[str]:
+        with stream_errors(name, call, api_key, sdk_error):
+            async for event in raw:
+                text = absorb(event, out)
+                if text:
+                    yield text
+
+    out.chunks = chunks()
+    return out
+
+
+def send_request(
+    name: str,
+    call: Call,
+    api_key: str,
+    create: Callable[[], Any],
+    to_response: Callable[[Any], Response],
+    absorb: Absorb,
+    sdk_error: type[BaseException],
+) -> Any:
+    """The body every provider's ``guardfn_call_model`` shares.
+
+    ``create()`` sends the request with the SDK (returning an awaitable in async mode);
+    the answer becomes a :class:`Response`, or a :class:`StreamResponse` whose events
+    ``absorb`` turns into text deltas and usage. Retries and error wrapping included.
+    """
+    if call.is_async:
+
+        async def send_async() -> Any:
+            raw = await create()
+            return _astream(name, raw, call, api_key, absorb, sdk_error) if call.stream else to_response(raw)
+
+        return with_retries_async(name, call, api_key, send_async, (sdk_error,))
+
+    def send() -> Any:
+        raw = create()
+        return _stream(name, raw, call, api_key, absorb, sdk_error) if call.stream else to_response(raw)
+
+    return with_retries(name, call, api_key, send, (sdk_error,))
