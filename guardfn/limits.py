@@ -7,23 +7,39 @@ Keys (per user unless nested under ``"global"``)::
     usd_per_day, usd_per_month                                    cost (USD); a month is 30 days
 
 ``limits={"requests_per_minute": 10, "global": {"requests_per_minute": 1000}}`` limits
-each user to 10 and everybody together to 1,000 a minute. ``limit_scope`` narrows the
-per-user counters further: ``"user"`` (default: one allowance per user across every
-guarded function), ``"user+function"`` (one per user per function) or ``"user+key"``
-(one per user per API key).
+each user to 10 and everybody together to 1,000 a minute (the same keys work in
+``guardfn.configure(limits=...)`` and ``GUARDFN_LIMITS='{"requests_per_day": 200}'``).
+``limit_scope`` chooses whose allowance the per-user limits are: ``"user"`` (default:
+one allowance per user id across every guarded function) or ``"user+function"`` (one
+per user id per guarded function). Global limits are always shared by everybody.
 
-The algorithm is an exact sliding log: a limit of N per window W admits a request only
-if the amounts admitted in the last W seconds plus this one stay within N, so no window
-of length W (aligned or not) ever holds more than N. Memory per user and limit is one
-entry (timestamp, id, amount) per admission still inside the window: at most N entries
-for request limits, and one per request for token and USD budgets.
+Algorithm: an exact sliding log. Each limit keeps ``(timestamp, reservation id,
+amount)`` for every admission younger than its window W; a call is admitted when the
+live amounts plus its own stay within the capacity N. An admission at ``t`` therefore
+counts at every instant of ``[t, t + W)``, so no window of length W, aligned or not,
+ever holds more than N (a fixed-bucket counter can admit 2N across a boundary, and
+GCRA N + 1). Refused calls add nothing. ``retry_after`` is exact: the time until enough
+of the oldest entries leave the window.
+
+Memory per user and limit: one entry per admission still inside the window, so at most
+N entries for a request limit; a token or USD budget holds one entry per admitted
+request of the window. On Redis an entry costs about 60-100 bytes (sorted-set member
+plus an amount for budgets); on diskcache and in memory about the same in a pickled
+dict. A user idle for longer than the window costs nothing (keys expire).
+
+Atomicity: one store operation checks and reserves every per-user limit of a call
+(one Lua script on Redis, one SQLite transaction on diskcache, one lock in memory).
+Global limits live under their own key (``{global}``, one Redis Cluster slot) and
+are reserved in a second operation only after the per-user one passed; when the
+global one refuses, the per-user reservation is released again, so a refused call
+consumes nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote, unquote
 
 from guardfn.errors import ConfigurationError
 
@@ -77,16 +93,36 @@ def _spec(key: str, value: Any, scope: Literal["user", "global"]) -> LimitSpec:
     return LimitSpec(key, kind, WINDOWS[unit], float(value), scope)  # type: ignore[arg-type]
 
 
-def subject(user_id: str, function: str, api_key: str, scope: str) -> str:
-    """The counter subject for a user under ``limit_scope`` (a key is hashed, never stored)."""
+def _quote(part: str) -> str:
+    """Percent-encode a user id or function name so keys stay unambiguous (no ``|``, ``}``, globs)."""
+    return quote(part, safe="")
+
+
+def subject(user_id: str, function: str, scope: str) -> str:
+    """The counter subject of a user under ``limit_scope`` (``"user"`` or ``"user+function"``)."""
     if scope == "user+function":
-        return f"{user_id}|fn:{function}"
-    if scope == "user+key":
-        return f"{user_id}|key:{hashlib.sha256(api_key.encode()).hexdigest()[:16]}"
-    return user_id
+        return f"{_quote(user_id)}|fn:{_quote(function)}"
+    return _quote(user_id)
 
 
 def counter_key(subject_id: str, spec: LimitSpec) -> str:
     """The store key of one limit's log; the ``{...}`` hash tag keeps a subject on one Redis Cluster slot."""
     tag = "global" if spec.scope == "global" else f"u:{subject_id}"
     return f"guardfn:{{{tag}}}:{spec.name}"
+
+
+def user_key_prefixes(user_id: str) -> tuple[str, str]:
+    """Key prefixes of every counter of one user, in any ``limit_scope``."""
+    who = _quote(user_id)
+    return f"guardfn:{{u:{who}}}:", f"guardfn:{{u:{who}|"
+
+
+def describe_key(key: str) -> tuple[str, str]:
+    """``(scope, limit name)`` of a counter key: ``("user", "requests_per_day")``, ``("fn:ask", ...)``."""
+    tag, _, name = key.partition("}:")
+    scope = "user"
+    if "|fn:" in tag:
+        scope = "fn:" + unquote(tag.rpartition("|fn:")[2])
+    elif tag.endswith("{global"):
+        scope = "global"
+    return scope, name

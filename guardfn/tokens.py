@@ -28,9 +28,13 @@ _lock = threading.Lock()
 @functools.lru_cache(maxsize=4)
 def _encoding(name: str) -> Any:
     try:
-        import bpe_openai
+        with warnings.catch_warnings():  # bpe-openai reads its bundled files with a deprecated API
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import bpe_openai
 
-        return bpe_openai.get_encoding(name)
+            encoding = bpe_openai.get_encoding(name)
+            encoding.encode("warm up")
+            return encoding
     except Exception:
         warnings.warn(
             "guardfn: offline tokenizer unavailable, estimating 1 token per 3 characters; "

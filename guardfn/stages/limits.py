@@ -9,15 +9,22 @@ refusal raises :class:`~guardfn.errors.RateLimitExceeded` (requests) or
 request, the reservation is settled to the usage the provider reported (kept at the
 estimate when a stream ended before reporting it); a failed request releases it.
 
+Per-user limits of a call are reserved in one store operation; global limits
+(``limits={"global": {...}}``, reported as ``.limit == "global.requests_per_minute"``)
+in a second one, after which a refusal releases the first again.
+
 When the store cannot be reached the call is refused with
 :class:`~guardfn.errors.StoreUnavailable`; ``on_store_error="allow"`` lets it through
 and records a ``store_unavailable`` finding. Async calls use ``redis.asyncio``; the
-memory and diskcache stores are local and fast, and run inline.
+memory and diskcache stores are local and fast (tens of microseconds), and run inline.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,43 +35,61 @@ from guardfn.hookspecs import hookimpl
 from guardfn.limits import LimitSpec, counter_key, parse_limits, subject
 from guardfn.pricing import price_for
 from guardfn.settings import Settings
-from guardfn.store import Claim, Denied, open_store
-from guardfn.tokens import count_tokens
+from guardfn.store import Claim, Denied, Store, open_store
+from guardfn.tokens import count_text, count_tokens
 
 NAME = "limits"
 STORE_SCHEMES = ("memory", "diskcache", "redis", "rediss")
 clock: Callable[[], float] = time.time
 """The time source (seconds since the epoch); tests replace it to step across windows."""
 
-_specs: dict[int, tuple[LimitSpec, ...]] = {}
+_specs: dict[int, tuple[weakref.ref[Settings], tuple[LimitSpec, ...]]] = {}
 
 
 @dataclass
 class Reservation:
-    """What one request reserved: claims grouped by subject, the id, and the estimates."""
+    """What one request reserved: its id, its claims grouped by subject, and each claim's kind."""
 
     rid: str
     groups: list[list[Claim]]
-    specs: tuple[LimitSpec, ...]
+    kinds: dict[str, str]
 
 
 def specs_for(settings: Settings) -> tuple[LimitSpec, ...]:
-    """The parsed limits of these settings (parsed once per settings object)."""
-    specs = _specs.get(id(settings))
-    if specs is None:
-        specs = _specs[id(settings)] = parse_limits(settings.limits)
+    """The parsed limits of these settings (parsed once per live settings object).
+
+    The cache checks a weak reference, so a new settings object that reuses a freed
+    object's ``id`` never inherits its limits.
+    """
+    cached = _specs.get(id(settings))
+    if cached is not None and cached[0]() is settings:
+        return cached[1]
+    specs = parse_limits(settings.limits)
+    key = id(settings)
+
+    def forget(ref: weakref.ref[Settings]) -> None:
+        if _specs.get(key, (None,))[0] is ref:
+            del _specs[key]
+
+    _specs[key] = (weakref.ref(settings, forget), specs)
     return specs
 
 
 @hookimpl
 def guardfn_configure(settings: Settings) -> None:
-    """Runs when settings are built: refuses unknown limit names and non-positive values."""
-    parse_limits(settings.limits)
+    """Runs when settings are built: refuses unknown limits and store schemes before any call.
+
+    With a token or USD budget it also loads the offline tokenizer in a background
+    thread, so the first call does not pay for it.
+    """
+    specs = parse_limits(settings.limits)
     scheme = (settings.store or "diskcache:").split(":", 1)[0]
     if scheme not in STORE_SCHEMES:
         raise ConfigurationError(
             f"unknown store URL scheme {scheme!r}", stage=NAME, hint="use memory://, diskcache:///path or redis://"
         )
+    if any(spec.kind != "requests" for spec in specs):
+        threading.Thread(target=count_text, args=("warm up", "gpt-4o"), daemon=True).start()
 
 
 def _plan(call: Call, specs: tuple[LimitSpec, ...]) -> Reservation:
@@ -73,17 +98,20 @@ def _plan(call: Call, specs: tuple[LimitSpec, ...]) -> Reservation:
         prompt = count_tokens(call.messages, call.model)
         tokens = float(prompt + call.max_tokens)
         usd = price_for(call.provider, call.model, call.settings.pricing).cost(prompt, call.max_tokens)
-    who = subject(call.user_id, call.function, "", call.settings.limit_scope)
+    who = subject(call.user_id, call.function, call.settings.limit_scope)
     amounts = {"requests": 1.0, "tokens": tokens, "usd": usd}
     groups: dict[str, list[Claim]] = {}
+    kinds: dict[str, str] = {}
     for spec in specs:
-        claim = Claim(counter_key(who, spec), spec.name, spec.window, spec.capacity, amounts[spec.kind])
+        name = spec.name if spec.scope == "user" else f"{spec.scope}.{spec.name}"
+        kinds[name] = spec.kind
+        claim = Claim(counter_key(who, spec), name, spec.window, spec.capacity, amounts[spec.kind])
         groups.setdefault(spec.scope, []).append(claim)
-    return Reservation(f"{call.request_id}#{call.reasks}", list(groups.values()), specs)
+    return Reservation(f"{call.request_id}#{call.reasks}", list(groups.values()), kinds)
 
 
-def _refusal(denied: Denied, specs: tuple[LimitSpec, ...]) -> RateLimitExceeded:
-    kind = next(s.kind for s in specs if s.name == denied.name)
+def _refusal(denied: Denied, plan: Reservation) -> RateLimitExceeded:
+    kind = plan.kinds[denied.name]
     cls = RateLimitExceeded if kind == "requests" else BudgetExceeded
     unit = {"requests": "requests", "tokens": "tokens", "usd": "USD"}[kind]
     wait = denied.retry_after
@@ -105,56 +133,68 @@ def _store_failed(call: Call, exc: StoreUnavailable) -> None:
     call.add_finding(Finding(stage=NAME, kind="store_unavailable", detail={"allowed": True}))
 
 
+def _keys(groups: list[list[Claim]]) -> list[str]:
+    return [c.key for group in groups for c in group]
+
+
 @hookimpl
 def guardfn_reserve(call: Call) -> Any:
-    """Runs before each model request: reserves every limit atomically or refuses, consuming nothing."""
+    """Runs before each model request: reserves every limit atomically or refuses, consuming nothing.
+
+    May raise :class:`RateLimitExceeded`, :class:`BudgetExceeded` or
+    :class:`StoreUnavailable`; returns a coroutine for async calls.
+    """
     specs = specs_for(call.settings)
     if not specs:
         return None
     plan = _plan(call, specs)
     if call.is_async:
         return _areserve(call, plan)
+    done: list[list[Claim]] = []
     try:
         store = open_store(call.settings.store)
-        done: list[list[Claim]] = []
         for group in plan.groups:
             denied = store.reserve(group, plan.rid, clock())
             if denied is not None:
-                for claims in done:
-                    store.release([c.key for c in claims], plan.rid)
-                raise _refusal(denied, specs)
+                if done:
+                    store.release(_keys(done), plan.rid)
+                raise _refusal(denied, plan)
             done.append(group)
     except StoreUnavailable as exc:
+        if done:
+            with contextlib.suppress(StoreUnavailable):
+                store.release(_keys(done), plan.rid)
         return _store_failed(call, exc)
     call.state[NAME] = plan
     return None
 
 
 async def _areserve(call: Call, plan: Reservation) -> None:
+    done: list[list[Claim]] = []
     try:
         store = open_store(call.settings.store)
-        done: list[list[Claim]] = []
         for group in plan.groups:
-            if hasattr(store, "areserve"):
-                denied = await store.areserve(group, plan.rid, clock())
-            else:
-                denied = store.reserve(group, plan.rid, clock())
+            denied = await _astore(store, "reserve", group, plan.rid, clock())
             if denied is not None:
-                for claims in done:
-                    await _arelease(store, [c.key for c in claims], plan.rid)
-                raise _refusal(denied, plan.specs)
+                if done:
+                    await _astore(store, "release", _keys(done), plan.rid)
+                raise _refusal(denied, plan)
             done.append(group)
     except StoreUnavailable as exc:
+        if done:
+            with contextlib.suppress(StoreUnavailable):
+                await _astore(store, "release", _keys(done), plan.rid)
         _store_failed(call, exc)
         return
     call.state[NAME] = plan
 
 
-async def _arelease(store: Any, keys: list[str], rid: str) -> None:
-    if hasattr(store, "arelease"):
-        await store.arelease(keys, rid)
-    else:
-        store.release(keys, rid)
+async def _astore(store: Store, op: str, *args: Any) -> Any:
+    """``store.a<op>`` when the store has an async form (Redis), else the local sync one inline."""
+    method = getattr(store, "a" + op, None)
+    if method is not None:
+        return await method(*args)
+    return getattr(store, op)(*args)
 
 
 def _actual(call: Call, plan: Reservation, response: Response | StreamResponse) -> list[list[Claim]]:
@@ -163,13 +203,12 @@ def _actual(call: Call, plan: Reservation, response: Response | StreamResponse) 
         return []  # the provider reported nothing (a stream closed early): keep the estimate
     tokens = float(usage.total_tokens)
     usd = price_for(call.provider, call.model, call.settings.pricing).cost(usage.prompt_tokens, usage.completion_tokens)
-    kinds = {s.name: s.kind for s in plan.specs}
     settled = []
     for group in plan.groups:
         weighted = [
-            replace(c, amount=tokens if kinds[c.name] == "tokens" else usd)
+            replace(c, amount=tokens if plan.kinds[c.name] == "tokens" else usd)
             for c in group
-            if kinds[c.name] != "requests"
+            if plan.kinds[c.name] != "requests"
         ]
         if weighted:
             settled.append(weighted)
@@ -178,23 +217,26 @@ def _actual(call: Call, plan: Reservation, response: Response | StreamResponse) 
 
 @hookimpl
 def guardfn_settle(call: Call, response: Response | StreamResponse | None) -> Any:
-    """Runs after each reserved request: settles to reported usage, or releases on failure."""
+    """Runs after each reserved request: settles budgets to the reported usage, or releases on failure.
+
+    An observer: a store error here is logged by the pipeline and never fails a call
+    whose response already arrived. Returns a coroutine for async calls.
+    """
     plan: Reservation | None = call.state.pop(NAME, None)
     if plan is None:
         return None
     store = open_store(call.settings.store)
     if response is None:
-        keys = [c.key for group in plan.groups for c in group]
         if call.is_async:
-            return _arelease(store, keys, plan.rid)
-        store.release(keys, plan.rid)
+            return _astore(store, "release", _keys(plan.groups), plan.rid)
+        store.release(_keys(plan.groups), plan.rid)
         return None
     settled = _actual(call, plan, response)
-    if call.is_async and hasattr(store, "asettle"):
+    if call.is_async:
 
         async def settle_all() -> None:
             for claims in settled:
-                await store.asettle(claims, plan.rid)
+                await _astore(store, "settle", claims, plan.rid)
 
         return settle_all()
     for claims in settled:

@@ -1,14 +1,16 @@
 """The ``pricing`` stage: what each model request cost, and an alert for an expensive one.
 
 After every request it adds the request's cost (the usage the provider reported, priced
-by :func:`guardfn.pricing.price_for`) to ``call.cost_usd``. A single request above
-``alert_usd`` (default 0.50) logs a warning and fires the ``guardfn_alert`` hook
-(``kind="cost"``).
+by :func:`guardfn.pricing.price_for`, the same prices budgets use) to ``call.cost_usd``.
+A single request above ``alert_usd`` (default 0.50; 0 switches it off) fires the
+``guardfn_alert`` hook with ``kind="cost"`` and ``details`` of numbers and the model
+name; the built-in ``alerts`` stage answers it with one log warning on ``guardfn.alerts``.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from guardfn.call import Call, Response, StreamResponse
 from guardfn.hookspecs import hookimpl
@@ -24,6 +26,16 @@ def request_cost(call: Call, response: Response | StreamResponse) -> float:
     return price.cost(response.usage.prompt_tokens, response.usage.completion_tokens)
 
 
+def fire_alert(kind: str, call: Call, details: dict[str, Any]) -> None:
+    """Fire ``guardfn_alert``; an alert receiver that raises is logged, never raised into the call."""
+    from guardfn.plugins import get_plugin_manager
+
+    try:
+        get_plugin_manager().hook.guardfn_alert(kind=kind, call=call, details=details)
+    except Exception as exc:  # an observer must not fail the call
+        log.warning("guardfn: an alert receiver failed for %s: %s", kind, type(exc).__name__)
+
+
 @hookimpl
 def guardfn_settle(call: Call, response: Response | StreamResponse | None) -> None:
     """Runs after each request: adds its cost to ``call.cost_usd``; alerts above ``alert_usd``."""
@@ -33,11 +45,4 @@ def guardfn_settle(call: Call, response: Response | StreamResponse | None) -> No
     call.cost_usd += cost
     threshold = call.settings.alert_usd
     if threshold and cost > threshold:
-        log.warning(
-            "guardfn: request %s to %s cost %.4f USD, above alert_usd=%.2f", call.request_id, call.model, cost, threshold
-        )
-        from guardfn.plugins import get_plugin_manager
-
-        get_plugin_manager().hook.guardfn_alert(
-            kind="cost", call=call, details={"cost_usd": cost, "alert_usd": threshold, "model": call.model}
-        )
+        fire_alert("cost", call, {"cost_usd": round(cost, 6), "alert_usd": threshold, "model": call.model})

@@ -1,15 +1,27 @@
 """Counter stores behind one interface, chosen by URL (``store=`` or ``GUARDFN_STORE``).
 
-* ``diskcache:///path`` (default: the user's cache directory): embedded SQLite, correct
-  across processes on one machine (each reservation is one ``BEGIN IMMEDIATE`` transaction);
-* ``redis://`` / ``rediss://``: many machines and serverless; one round trip per call (a Lua
-  script checks and reserves every limit of a subject atomically), Cluster-safe with hash
-  tags; async calls use ``redis.asyncio``;
-* ``memory://``: one process (tests, scripts).
+* ``diskcache:///path`` (default: ``diskcache://`` = the user's cache directory, see
+  :func:`default_url`): embedded SQLite, correct across processes on one machine (each
+  reservation is one ``BEGIN IMMEDIATE`` transaction on the subject's record);
+* ``redis://`` / ``rediss://``: many machines and serverless; one round trip per check (a
+  Lua script called by EVALSHA prunes, checks and reserves every limit of a subject
+  atomically), Cluster-safe with ``{subject}`` hash tags; async calls use ``redis.asyncio``;
+* ``memory://`` (optionally ``memory://name``): one process (tests, scripts).
 
 Every store keeps, per limit, a sliding log of ``(timestamp, reservation id, amount)``
 (see :mod:`guardfn.limits`). ``reserve`` checks all claims and adds them all, or adds
-nothing and returns the first :class:`Denied`.
+nothing and returns the first :class:`Denied`; ``settle`` replaces reserved amounts with
+actual ones; ``release`` removes a reservation. Time is passed in (``now``), never read
+by a store, so tests step across window edges with a fake clock; on Redis that is the
+client's clock, so machines sharing a Redis should run NTP.
+
+Async: :class:`~guardfn.store.redis.RedisStore` has ``areserve`` / ``asettle`` /
+``arelease`` on ``redis.asyncio`` (one client per event loop). The memory and diskcache
+stores are local and take tens of microseconds, so async calls run them inline rather
+than paying a thread hop.
+
+Stores are cached per URL per process (:func:`open_store`). Failures raise
+:class:`~guardfn.errors.StoreUnavailable` naming the store with any password removed.
 """
 
 from __future__ import annotations
@@ -33,6 +45,22 @@ class Claim:
     capacity: float
     amount: float
 
+    @property
+    def counted(self) -> bool:
+        """A request log (every entry counts 1) rather than a token or USD budget."""
+        return is_request_log(self.key)
+
+
+def is_request_log(key: str) -> bool:
+    """Whether ``key`` is a request log (its entries count 1 each, no amounts are stored)."""
+    return key.rpartition(":")[2].startswith("requests_")
+
+
+def record_of(key: str) -> tuple[str, str]:
+    """Split a log key into its subject record (``guardfn:{u:alice}``) and limit field."""
+    head, sep, field = key.partition("}:")
+    return (head + "}", field) if sep else (key, "")
+
 
 @dataclass(frozen=True)
 class Denied:
@@ -49,8 +77,12 @@ class Store(Protocol):
 
     url: str
 
-    def reserve(self, claims: list[Claim], rid: str, now: float) -> Denied | None:
-        """Check every claim and add them all, or add nothing and say which failed."""
+    def reserve(self, claims: list[Claim], rid: str, now: float, usage: list[float] | None = None) -> Denied | None:
+        """Check every claim and add them all, or add nothing and say which failed.
+
+        When the reservation succeeds and ``usage`` is a list, it receives each claim's
+        usage in its window just before this reservation (for "crossed 80%" alerts).
+        """
 
     def settle(self, claims: list[Claim], rid: str) -> None:
         """Replace the reserved amounts of ``rid`` with the actual ones (claims carry them)."""
@@ -68,17 +100,30 @@ class Store(Protocol):
         """Remove these logs entirely."""
 
 
+MIN_RETRY = 1e-6
+"""The smallest ``retry_after`` of a refusal (a refused call never hears "retry in 0 s")."""
+
+
 def retry_after(entries: list[tuple[float, float]], amount: float, capacity: float, window: float, now: float) -> float:
-    """Seconds until enough old entries leave the window for ``amount`` to fit."""
-    if amount > capacity:
+    """Seconds until enough old entries leave the window for ``amount`` to fit (inf: never)."""
+    if amount > capacity + 1e-9:
         return math.inf
     need = sum(a for _, a in entries) + amount - capacity
     freed = 0.0
     for ts, a in sorted(entries):
         freed += a
         if freed >= need - 1e-9:
-            return min(window, max(0.0, ts + window - now))
+            return clamp_retry(ts + window - now)
     return window
+
+
+def clamp_retry(seconds: float) -> float:
+    """``seconds``, at least :data:`MIN_RETRY` (float rounding at a window edge can give 0).
+
+    It may exceed ``window`` when an entry's timestamp is ahead of ``now`` (another
+    machine's clock runs ahead): the entry leaves the window only ``window`` after it.
+    """
+    return max(MIN_RETRY, seconds)
 
 
 def redacted_url(url: str) -> str:
@@ -98,15 +143,20 @@ _lock = threading.Lock()
 
 
 def default_url() -> str:
-    """``diskcache://`` in the user's cache directory."""
+    """``diskcache://<user cache dir>/guardfn/limits`` (``platformdirs.user_cache_dir``)."""
     import platformdirs
 
     return "diskcache://" + platformdirs.user_cache_dir("guardfn") + "/limits"
 
 
-def open_store(url: str | None) -> Any:
-    """The process-wide store for ``url`` (default diskcache), created on first use."""
-    url = url or default_url()
+def open_store(url: str | None) -> Store:
+    """The process-wide store for ``url`` (default :func:`default_url`), created on first use.
+
+    Raises :class:`~guardfn.errors.ConfigurationError` for an unknown scheme and
+    :class:`~guardfn.errors.StoreUnavailable` when a diskcache directory cannot be opened.
+    """
+    if not url or url.rstrip("/") == "diskcache:":
+        url = default_url()
     store = _stores.get(url)
     if store is None:
         with _lock:
@@ -117,7 +167,7 @@ def open_store(url: str | None) -> Any:
     return store
 
 
-def _create(url: str) -> Any:
+def _create(url: str) -> Store:
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         from guardfn.store.memory import MemoryStore

@@ -1,4 +1,9 @@
-"""``memory://``: counters in this process only (tests, scripts)."""
+"""``memory://``: counters in this process only (tests, scripts, one-process services).
+
+One lock guards every log, so a reservation checks and adds all its claims atomically
+across threads. Logs of idle users are swept every :data:`SWEEP_EVERY` reservations, so
+memory stays bounded by the entries still inside their windows.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,19 @@ import threading
 
 from guardfn.store import Claim, Denied, retry_after
 
+SWEEP_EVERY = 4096
+"""Reservations between two sweeps of expired logs."""
+
 
 class MemoryStore:
-    """Sliding logs in a dict, guarded by one lock."""
+    """Sliding logs in a dict (``key -> {rid: (timestamp, amount)}``), guarded by one lock."""
 
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._logs: dict[str, dict[str, tuple[float, float]]] = {}
+        self._windows: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._since_sweep = 0
 
     def _live(self, key: str, window: float, now: float) -> dict[str, tuple[float, float]]:
         log = self._logs.setdefault(key, {})
@@ -22,22 +32,35 @@ class MemoryStore:
             del log[rid]
         return log
 
-    def reserve(self, claims: list[Claim], rid: str, now: float) -> Denied | None:
-        """Check every claim and add them all, or nothing."""
+    def _sweep(self, now: float) -> None:
+        for key, window in list(self._windows.items()):
+            if not self._live(key, window, now):
+                del self._logs[key], self._windows[key]
+
+    def reserve(self, claims: list[Claim], rid: str, now: float, usage: list[float] | None = None) -> Denied | None:
+        """Check every claim and add them all, or nothing (one lock)."""
         with self._lock:
+            before = []
             for claim in claims:
                 log = self._live(claim.key, claim.window, now)
                 used = sum(a for _, a in log.values())
                 if used + claim.amount > claim.capacity + 1e-9:
-                    entries = list(log.values())
-                    wait = retry_after(entries, claim.amount, claim.capacity, claim.window, now)
+                    wait = retry_after(list(log.values()), claim.amount, claim.capacity, claim.window, now)
                     return Denied(claim.name, used, claim.capacity, wait)
+                before.append(used)
+            if usage is not None:
+                usage[:] = before
             for claim in claims:
                 self._logs[claim.key][rid] = (now, claim.amount)
+                self._windows[claim.key] = max(claim.window, self._windows.get(claim.key, 0.0))
+            self._since_sweep += 1
+            if self._since_sweep >= SWEEP_EVERY:
+                self._since_sweep = 0
+                self._sweep(now)
         return None
 
     def settle(self, claims: list[Claim], rid: str) -> None:
-        """Set the actual amounts of ``rid``."""
+        """Set the actual amounts of ``rid`` (no-op for entries already gone)."""
         with self._lock:
             for claim in claims:
                 log = self._logs.get(claim.key, {})
@@ -53,6 +76,8 @@ class MemoryStore:
     def entries(self, key: str, window: float, now: float) -> list[tuple[float, float]]:
         """Live entries, oldest first."""
         with self._lock:
+            if key not in self._logs:
+                return []
             return sorted(self._live(key, window, now).values())
 
     def keys(self, prefix: str) -> list[str]:
@@ -65,3 +90,4 @@ class MemoryStore:
         with self._lock:
             for key in keys:
                 self._logs.pop(key, None)
+                self._windows.pop(key, None)

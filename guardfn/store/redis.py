@@ -1,76 +1,146 @@
 """``redis://`` / ``rediss://``: counters shared by many machines, one round trip per check.
 
-Each log is a sorted set (member: reservation id, score: timestamp) plus a hash of
-amounts, both under the subject's hash tag (``guardfn:{u:<user>}:...``) so one Lua
-script can prune, check and reserve every limit of a subject atomically, also on Redis
-Cluster. Scripts are loaded once and called by SHA (EVALSHA).
+Each log is a sorted set (member: reservation id, score: timestamp). A token or USD
+budget also has a hash ``<log>:a`` holding each reservation's amount and, in field
+``""``, their running total, so a check costs O(log n) whatever the size of the log.
+All keys of a subject share its hash tag (``guardfn:{u:<user>}:...``), so one Lua script
+prunes, checks and reserves every limit of the subject atomically, also on Redis
+Cluster, and every key it touches is declared in ``KEYS``. Scripts are registered once
+per client and called by SHA (EVALSHA; redis-py reloads them after a ``SCRIPT FLUSH``).
+A refusal computes ``retry_after`` inside the script from the oldest entries it needs,
+so a refused call is also one round trip and returns no log.
+
+Time is the client's clock, passed in as ``now`` (tests control it); machines sharing a
+Redis should keep their clocks in sync (NTP), as a skew of s seconds shifts a window by s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import re
+import weakref
 from typing import Any
 
 from guardfn.errors import StoreUnavailable
-from guardfn.store import Claim, Denied, redacted_url, retry_after
+from guardfn.store import Claim, Denied, clamp_retry, is_request_log, redacted_url
 
 RESERVE = """
-local now = tonumber(ARGV[1])
-local rid = ARGV[2]
-local n = tonumber(ARGV[3])
+-- ARGV: now, rid, then per limit: window, capacity, amount, kind ('r' request log, 'w' budget)
+-- KEYS: per limit its sorted set, and for a budget also its amounts hash
+local now, rid = tonumber(ARGV[1]), ARGV[2]
+local n = (#ARGV - 2) / 4
+local k, plan = 1, {}
 for i = 1, n do
-  local z, h = KEYS[2 * i - 1], KEYS[2 * i]
-  local base = 3 + 4 * (i - 1)
-  local window, cap, amt = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
-  local old = redis.call('ZRANGEBYSCORE', z, '-inf', now - window)
-  if #old > 0 then
-    redis.call('ZREMRANGEBYSCORE', z, '-inf', now - window)
-    for j = 1, #old, 500 do
-      redis.call('HDEL', h, unpack(old, j, math.min(j + 499, #old)))
-    end
-  end
-  local used = 0
-  if ARGV[base + 4] == '1' then
-    used = redis.call('ZCARD', z)  -- a request log: every entry counts 1
+  local b = 2 + 4 * (i - 1)
+  local w, cap, amt = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  local z, h = KEYS[k], false
+  local edge = now - w
+  local used
+  if ARGV[b + 4] == 'r' then
+    k = k + 1
+    redis.call('ZREMRANGEBYSCORE', z, '-inf', edge)
+    used = redis.call('ZCARD', z)
   else
-    for _, v in ipairs(redis.call('HVALS', h)) do used = used + tonumber(v) end
+    h = KEYS[k + 1]
+    k = k + 2
+    local old = redis.call('ZRANGEBYSCORE', z, '-inf', edge)
+    if #old > 0 then
+      redis.call('ZREMRANGEBYSCORE', z, '-inf', edge)
+      if redis.call('ZCARD', z) == 0 then
+        redis.call('DEL', h)
+      else
+        local freed = 0
+        for j = 1, #old, 500 do
+          local part = {unpack(old, j, math.min(j + 499, #old))}
+          for _, v in ipairs(redis.call('HMGET', h, unpack(part))) do freed = freed + (tonumber(v) or 0) end
+          redis.call('HDEL', h, unpack(part))
+        end
+        redis.call('HINCRBYFLOAT', h, '', -freed)
+      end
+    end
+    used = tonumber(redis.call('HGET', h, '') or '0')
   end
   if used + amt > cap + 1e-9 then
-    local entries = redis.call('ZRANGE', z, 0, -1, 'WITHSCORES')
-    local out = {}
-    for j = 1, #entries, 2 do
-      out[#out + 1] = entries[j + 1]
-      out[#out + 1] = redis.call('HGET', h, entries[j]) or '0'
+    local wait = -1  -- -1: this call alone is larger than the limit
+    if amt <= cap + 1e-9 then
+      local need = used + amt - cap
+      if not h then
+        local nth = math.max(math.ceil(need - 1e-9), 1) - 1
+        local e = redis.call('ZRANGE', z, nth, nth, 'WITHSCORES')
+        wait = w
+        if #e == 2 then wait = tonumber(e[2]) + w - now end
+      else
+        local freed, start = 0, 0
+        wait = w
+        while true do
+          local e = redis.call('ZRANGE', z, start, start + 99, 'WITHSCORES')
+          if #e == 0 then break end
+          local found = false
+          for j = 1, #e, 2 do
+            freed = freed + (tonumber(redis.call('HGET', h, e[j])) or 0)
+            if freed >= need - 1e-9 then
+              wait = tonumber(e[j + 1]) + w - now
+              found = true
+              break
+            end
+          end
+          if found then break end
+          start = start + 100
+        end
+      end
     end
-    return {i, tostring(used), out}
+    return {i, tostring(used), tostring(wait)}
+  end
+  plan[i] = {z, h, math.floor(w * 1000) + 60000, ARGV[b + 3], tostring(used)}
+end
+local usage = {0}
+for i = 1, n do
+  local z, h, ttl, amt = plan[i][1], plan[i][2], plan[i][3], plan[i][4]
+  usage[i + 1] = plan[i][5]
+  redis.call('ZADD', z, now, rid)
+  redis.call('PEXPIRE', z, ttl)
+  if h then
+    redis.call('HSET', h, rid, amt)
+    redis.call('HINCRBYFLOAT', h, '', amt)
+    redis.call('PEXPIRE', h, ttl)
   end
 end
-for i = 1, n do
-  local z, h = KEYS[2 * i - 1], KEYS[2 * i]
-  local base = 3 + 4 * (i - 1)
-  local ttl = math.ceil(tonumber(ARGV[base + 1]) * 1000) + 60000
-  redis.call('ZADD', z, now, rid)
-  redis.call('HSET', h, rid, ARGV[base + 3])
-  redis.call('PEXPIRE', z, ttl)
-  redis.call('PEXPIRE', h, ttl)
-end
-return 0
+return usage  -- {0, usage of each limit before this reservation}
 """
 
 SETTLE = """
+-- KEYS: amounts hashes; ARGV: rid, then the actual amount for each hash
 for i = 1, #KEYS do
-  if redis.call('HEXISTS', KEYS[i], ARGV[1]) == 1 then redis.call('HSET', KEYS[i], ARGV[1], ARGV[i + 1]) end
+  local old = redis.call('HGET', KEYS[i], ARGV[1])
+  if old then
+    redis.call('HSET', KEYS[i], ARGV[1], ARGV[i + 1])
+    redis.call('HINCRBYFLOAT', KEYS[i], '', tonumber(ARGV[i + 1]) - tonumber(old))
+  end
 end
 return 0
 """
 
 RELEASE = """
+-- KEYS: (sorted set, amounts hash) pairs; ARGV: rid
 for i = 1, #KEYS, 2 do
-  redis.call('ZREM', KEYS[i], ARGV[1])
-  redis.call('HDEL', KEYS[i + 1], ARGV[1])
+  if redis.call('ZREM', KEYS[i], ARGV[1]) == 1 then
+    local old = redis.call('HGET', KEYS[i + 1], ARGV[1])
+    if old then
+      if redis.call('ZCARD', KEYS[i]) == 0 then
+        redis.call('DEL', KEYS[i + 1])
+      else
+        redis.call('HDEL', KEYS[i + 1], ARGV[1])
+        redis.call('HINCRBYFLOAT', KEYS[i + 1], '', -tonumber(old))
+      end
+    end
+  end
 end
 return 0
 """
+
+SCRIPTS = {"reserve": RESERVE, "settle": SETTLE, "release": RELEASE}
+_GLOB = re.compile(r"([*?\[\]\\])")
 
 
 def _amounts(key: str) -> str:
@@ -79,22 +149,35 @@ def _amounts(key: str) -> str:
 
 def _reserve_args(claims: list[Claim], rid: str, now: float) -> tuple[list[str], list[Any]]:
     keys: list[str] = []
-    args: list[Any] = [repr(now), rid, len(claims)]
+    args: list[Any] = [repr(now), rid]
     for claim in claims:
-        keys += [claim.key, _amounts(claim.key)]
-        counted = "1" if claim.name.startswith("requests") else "0"
-        args += [repr(claim.window), repr(claim.capacity), repr(claim.amount), counted]
+        if claim.counted:
+            keys.append(claim.key)
+        else:
+            keys += [claim.key, _amounts(claim.key)]
+        args += [repr(claim.window), repr(claim.capacity), repr(claim.amount), "r" if claim.counted else "w"]
     return keys, args
 
 
-def _denied(claims: list[Claim], result: Any, now: float) -> Denied | None:
-    if not result:
+def _settle_args(claims: list[Claim], rid: str) -> tuple[list[str], list[Any]]:
+    weighted = [c for c in claims if not c.counted]
+    return [_amounts(c.key) for c in weighted], [rid, *(repr(c.amount) for c in weighted)]
+
+
+def _release_keys(keys: list[str]) -> list[str]:
+    return [k for key in keys for k in (key, _amounts(key))]
+
+
+def _denied(claims: list[Claim], result: Any, usage: list[float] | None) -> Denied | None:
+    if int(result[0]) == 0:
+        if usage is not None:
+            usage[:] = [float(u) for u in result[1:]]
         return None
-    index, used, flat = result
+    index, used, wait = result
     claim = claims[int(index) - 1]
-    entries = [(float(flat[j]), float(flat[j + 1])) for j in range(0, len(flat), 2)]
-    wait = retry_after(entries, claim.amount, claim.capacity, claim.window, now)
-    return Denied(claim.name, float(used), claim.capacity, wait)
+    seconds = float(wait)
+    retry = math.inf if seconds < 0 else clamp_retry(seconds)
+    return Denied(claim.name, float(used), claim.capacity, retry)
 
 
 class RedisStore:
@@ -105,11 +188,9 @@ class RedisStore:
 
         self.url = url
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        self._async: dict[int, Any] = {}
-        self._scripts = {
-            name: self.client.register_script(body)
-            for name, body in (("reserve", RESERVE), ("settle", SETTLE), ("release", RELEASE))
-        }
+        self._scripts = {name: self.client.register_script(body) for name, body in SCRIPTS.items()}
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, dict[str, Any]]]
+        self._async = weakref.WeakKeyDictionary()
 
     def _fail(self, exc: Exception) -> StoreUnavailable:
         return StoreUnavailable(f"redis store {redacted_url(self.url)} is unavailable: {type(exc).__name__}")
@@ -122,72 +203,83 @@ class RedisStore:
 
     # --- sync ----------------------------------------------------------------------------
 
-    def reserve(self, claims: list[Claim], rid: str, now: float) -> Denied | None:
+    def reserve(self, claims: list[Claim], rid: str, now: float, usage: list[float] | None = None) -> Denied | None:
         """One EVALSHA: prune, check and reserve every claim, or nothing."""
         keys, args = _reserve_args(claims, rid, now)
-        return _denied(claims, self._run("reserve", keys, args), now)
+        return _denied(claims, self._run("reserve", keys, args), usage)
 
     def settle(self, claims: list[Claim], rid: str) -> None:
-        """Set the actual amounts of ``rid``."""
-        self._run("settle", [_amounts(c.key) for c in claims], [rid, *(repr(c.amount) for c in claims)])
+        """Set the actual amounts of ``rid`` in the budgets among ``claims`` (one EVALSHA)."""
+        keys, args = _settle_args(claims, rid)
+        if keys:
+            self._run("settle", keys, args)
 
     def release(self, keys: list[str], rid: str) -> None:
-        """Remove ``rid`` from these logs."""
-        self._run("release", [k for key in keys for k in (key, _amounts(key))], [rid])
+        """Remove ``rid`` from these logs (one EVALSHA)."""
+        if keys:
+            self._run("release", _release_keys(keys), [rid])
 
     def entries(self, key: str, window: float, now: float) -> list[tuple[float, float]]:
         """Live entries, oldest first."""
         try:
-            members: Any = self.client.zrangebyscore(key, now - window, "+inf", withscores=True)
-            amounts: Any = self.client.hgetall(_amounts(key))
+            members: Any = self.client.zrangebyscore(key, f"({now - window!r}", "+inf", withscores=True)
+            amounts: Any = {} if is_request_log(key) else self.client.hgetall(_amounts(key))
         except Exception as exc:
             raise self._fail(exc) from None
-        return [(float(score), float(amounts.get(m, 0))) for m, score in members if float(score) > now - window]
+        if is_request_log(key):
+            return [(float(score), 1.0) for _, score in members]
+        return [(float(score), float(amounts.get(m, 0))) for m, score in members]
 
     def keys(self, prefix: str) -> list[str]:
-        """Log keys with this prefix."""
+        """Log keys with this prefix (glob characters in it match literally)."""
         try:
-            found = [k.decode() for k in self.client.scan_iter(match=prefix + "*", count=500)]
+            found = [k.decode() for k in self.client.scan_iter(match=_GLOB.sub(r"\\\1", prefix) + "*", count=500)]
         except Exception as exc:
             raise self._fail(exc) from None
         return [k for k in found if not k.endswith(":a")]
 
     def delete(self, keys: list[str]) -> None:
         """Drop these logs."""
-        if keys:
-            self.client.delete(*keys, *(_amounts(k) for k in keys))
-
-    # --- async (redis.asyncio, one client per event loop) -------------------------------------
-
-    def _aclient(self) -> Any:
-        import redis.asyncio
-
-        loop_id = id(asyncio.get_running_loop())
-        client = self._async.get(loop_id)
-        if client is None:
-            client = redis.asyncio.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
-            client._guardfn_scripts = {  # type: ignore[attr-defined]
-                name: client.register_script(body)
-                for name, body in (("reserve", RESERVE), ("settle", SETTLE), ("release", RELEASE))
-            }
-            self._async[loop_id] = client
-        return client
-
-    async def _arun(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        if not keys:
+            return
         try:
-            return await self._aclient()._guardfn_scripts[name](keys=keys, args=args)
+            self.client.delete(*_release_keys(keys))
         except Exception as exc:
             raise self._fail(exc) from None
 
-    async def areserve(self, claims: list[Claim], rid: str, now: float) -> Denied | None:
+    # --- async (redis.asyncio, one client per event loop) -------------------------------------
+
+    def _aclient(self) -> tuple[Any, dict[str, Any]]:
+        import redis.asyncio
+
+        loop = asyncio.get_running_loop()
+        entry = self._async.get(loop)
+        if entry is None:
+            client = redis.asyncio.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
+            entry = (client, {name: client.register_script(body) for name, body in SCRIPTS.items()})
+            self._async[loop] = entry
+        return entry
+
+    async def _arun(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await self._aclient()[1][name](keys=keys, args=args)
+        except Exception as exc:
+            raise self._fail(exc) from None
+
+    async def areserve(
+        self, claims: list[Claim], rid: str, now: float, usage: list[float] | None = None
+    ) -> Denied | None:
         """Async :meth:`reserve` on ``redis.asyncio``."""
         keys, args = _reserve_args(claims, rid, now)
-        return _denied(claims, await self._arun("reserve", keys, args), now)
+        return _denied(claims, await self._arun("reserve", keys, args), usage)
 
     async def asettle(self, claims: list[Claim], rid: str) -> None:
         """Async :meth:`settle`."""
-        await self._arun("settle", [_amounts(c.key) for c in claims], [rid, *(repr(c.amount) for c in claims)])
+        keys, args = _settle_args(claims, rid)
+        if keys:
+            await self._arun("settle", keys, args)
 
     async def arelease(self, keys: list[str], rid: str) -> None:
         """Async :meth:`release`."""
-        await self._arun("release", [k for key in keys for k in (key, _amounts(key))], [rid])
+        if keys:
+            await self._arun("release", _release_keys(keys), [rid])
