@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     audit_file: str | None = None
     content_log: str | None = None
     content_log_retention_days: int = Field(30, gt=0)
+    audit_user_id: Literal["hash", "raw", "omit"] = "hash"
+    """How audit records carry the user id: a keyed hash (default; ``GUARDFN_USER_HASH_KEY``), raw, or not at all."""
+    injection_burst: int = Field(10, ge=0)
+    """Alert when this many injection blocks happen within ``injection_burst_window`` seconds (0: off)."""
+    injection_burst_window: float = Field(60.0, gt=0)
+    budget_alert_ratio: float = Field(0.8, gt=0, le=1)
+    """Alert when a user's token or USD budget usage crosses this fraction of the budget."""
 
     # --- third-party plugins (issue 9) ------------------------------------------------------
     plugin_options: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -12,4 +12,6 @@ COMMANDS: dict[str, str] = {
     "scan": "guardfn.commands.scan:scan",
     "keys": "guardfn.commands.keys:keys",  # issue 8
     "scan-secrets": "guardfn.commands.scan_secrets:scan_secrets",  # issue 8
+    "report": "guardfn.commands.report:report",  # issue 7
+    "purge": "guardfn.commands.purge:purge",  # issue 7
 }

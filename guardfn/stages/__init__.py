@@ -33,5 +33,8 @@ BUILTIN_STAGES: tuple[tuple[str, str], ...] = (
     ("output_rules", "guardfn.stages.output_rules"),
     ("html", "guardfn.stages.html"),
     # record (issue 7): metrics, audit, content_log, alerts
+    ("metrics", "guardfn.stages.metrics"),
+    ("audit", "guardfn.stages.audit"),
+    ("content_log", "guardfn.stages.content_log"),
     ("alerts", "guardfn.stages.alerts"),
 )
