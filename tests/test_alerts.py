@@ -198,3 +198,43 @@ def test_a_failing_alert_plugin_does_not_stop_the_others(server, alerts, guardfn
         _fn(server, max_tokens=5, limits={"tokens_per_day": 100})("alice", "hi")
     assert alerts.kinds() == ["budget"]
     assert any("broken-pager failed for budget: RuntimeError" in r.getMessage() for r in caplog.records)
+
+
+@pytest.fixture
+def redis_store() -> str:
+    """A Redis store URL on a db of these tests; this test's users are removed afterwards."""
+    redis = pytest.importorskip("redis")
+    url = "redis://127.0.0.1:6379/13"
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    yield url
+    for key in client.scan_iter("guardfn:{u:alerts-test-*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_budget_alert_with_redis_store(server, alerts, redis_store, is_async):
+    import uuid
+
+    user = f"alerts-test-{uuid.uuid4().hex}"
+    server.reply("x", usage=(50, 0))
+    server.reply("x", usage=(35, 0))
+    options = {"max_tokens": 5, "limits": {"tokens_per_day": 100}, "store": redis_store}
+    if is_async:
+
+        @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, **options)
+        async def answer_async(user_id: str, question: str) -> str:
+            return question
+
+        await answer_async(user, "hi")
+        await answer_async(user, "hi")
+    else:
+        answer = _fn(server, **options)
+        answer(user, "hi")
+        answer(user, "hi")
+    (details,) = [d for kind, _, d in alerts.alerts if kind == "budget"]
+    assert (details["used"], details["user"]) == (85.0, hash_user_id(user))

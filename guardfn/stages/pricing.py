@@ -10,10 +10,10 @@ name; the built-in ``alerts`` stage answers it with one log warning on ``guardfn
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from guardfn.call import Call, Response, StreamResponse
 from guardfn.hookspecs import hookimpl
+from guardfn.observability.alerts import fire
 from guardfn.pricing import price_for
 
 NAME = "pricing"
@@ -26,16 +26,6 @@ def request_cost(call: Call, response: Response | StreamResponse) -> float:
     return price.cost(response.usage.prompt_tokens, response.usage.completion_tokens)
 
 
-def fire_alert(kind: str, call: Call, details: dict[str, Any]) -> None:
-    """Fire ``guardfn_alert``; an alert receiver that raises is logged, never raised into the call."""
-    from guardfn.plugins import get_plugin_manager
-
-    try:
-        get_plugin_manager().hook.guardfn_alert(kind=kind, call=call, details=details)
-    except Exception as exc:  # an observer must not fail the call
-        log.warning("guardfn: an alert receiver failed for %s: %s", kind, type(exc).__name__)
-
-
 @hookimpl
 def guardfn_settle(call: Call, response: Response | StreamResponse | None) -> None:
     """Runs after each request: adds its cost to ``call.cost_usd``; alerts above ``alert_usd``."""
@@ -45,4 +35,4 @@ def guardfn_settle(call: Call, response: Response | StreamResponse | None) -> No
     call.cost_usd += cost
     threshold = call.settings.alert_usd
     if threshold and cost > threshold:
-        fire_alert("cost", call, {"cost_usd": round(cost, 6), "alert_usd": threshold, "model": call.model})
+        fire("cost", call, {"cost_usd": round(cost, 6), "alert_usd": threshold, "model": call.model})
