@@ -12,7 +12,6 @@ runs after PII restoration, so restored values are sanitised too.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from guardfn.call import Call, Response
@@ -22,6 +21,7 @@ from guardfn.output.config import OutputRulesConfig, config_of
 from guardfn.output.html import HtmlCleaner, StreamSanitizer, escape
 from guardfn.output.walk import map_strings
 from guardfn.settings import Settings
+from guardfn.streams import transform_stream
 
 NAME = "html"
 
@@ -83,34 +83,5 @@ def guardfn_wrap_stream(call: Call, chunks: Any) -> Any:
     if config.html is None:
         return None
     sanitizer = StreamSanitizer(config.html, cleaner_for(config) if config.html == "sanitize" else None)
-    return _async(chunks, sanitizer) if call.is_async else _sync(chunks, sanitizer)
+    return transform_stream(chunks, sanitizer, call.is_async)
 
-
-def _sync(chunks: Iterator[str], sanitizer: StreamSanitizer) -> Iterator[str]:
-    try:
-        for chunk in chunks:
-            out = sanitizer.feed(chunk)
-            if out:
-                yield out
-        tail = sanitizer.flush()
-        if tail:
-            yield tail
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
-
-
-async def _async(chunks: AsyncIterator[str], sanitizer: StreamSanitizer) -> AsyncIterator[str]:
-    try:
-        async for chunk in chunks:
-            out = sanitizer.feed(chunk)
-            if out:
-                yield out
-        tail = sanitizer.flush()
-        if tail:
-            yield tail
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from guardfn.call import Call, Finding, Response
@@ -30,6 +29,7 @@ from guardfn.pii.anonymize import Pseudonymizer, replace
 from guardfn.pii.entities import unknown_entities
 from guardfn.pii.restore import StreamRestorer, restore_object, restore_text
 from guardfn.settings import Settings
+from guardfn.streams import transform_stream
 
 NAME = "pii"
 
@@ -175,36 +175,5 @@ def guardfn_wrap_stream(call: Call, chunks: Any) -> Any:
     only a trailing fragment that could be the start of a placeholder."""
     if call.settings.pii != "pseudonymize" or not call.vault:
         return None
-    if call.is_async:
-        return _restore_async(chunks, StreamRestorer(call.vault))
-    return _restore_sync(chunks, StreamRestorer(call.vault))
+    return transform_stream(chunks, StreamRestorer(call.vault), call.is_async)
 
-
-def _restore_sync(chunks: Iterator[str], restorer: StreamRestorer) -> Iterator[str]:
-    try:
-        for chunk in chunks:
-            out = restorer.feed(chunk)
-            if out:
-                yield out
-        tail = restorer.flush()
-        if tail:
-            yield tail
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
-
-
-async def _restore_async(chunks: AsyncIterator[str], restorer: StreamRestorer) -> AsyncIterator[str]:
-    try:
-        async for chunk in chunks:
-            out = restorer.feed(chunk)
-            if out:
-                yield out
-        tail = restorer.flush()
-        if tail:
-            yield tail
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
