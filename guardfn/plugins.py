@@ -14,9 +14,10 @@ import importlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pluggy
 
@@ -25,6 +26,7 @@ from guardfn.errors import ConfigurationError
 from guardfn.stages import BUILTIN_STAGES
 
 ENTRY_POINT_GROUP = "guardfn"
+T = TypeVar("T")
 log = logging.getLogger("guardfn.plugins")
 
 
@@ -175,6 +177,26 @@ def plugin_infos() -> list[PluginInfo]:
     """Every registered plugin, built-ins first, in registration order."""
     get_plugin_manager()
     return list(_sources.values())
+
+
+class PerGeneration(Generic[T]):
+    """A value built from plugin contributions, rebuilt whenever the registered plugins change."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._cached: tuple[int, T] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        """The value for the current plugins (built on first use and after a change)."""
+        generation = _generation
+        cached = self._cached
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        with self._lock:
+            built = self._build()
+            self._cached = (generation, built)
+        return built
 
 
 def hook_caller(pm: pluggy.PluginManager, hook_name: str, disabled: frozenset[str]) -> Any:

@@ -25,13 +25,13 @@ disables it).
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import Counter
 from typing import Any
 
 from guardfn.call import Call, Finding
 from guardfn.errors import ConfigurationError, InjectionDetected
 from guardfn.hookspecs import hookimpl
+from guardfn.plugins import PerGeneration, get_plugin_manager
 from guardfn.screening.injection import CLEAN, RISK_LEVELS, Screener, ScreenResult, default_screener
 from guardfn.screening.patterns import RULES
 from guardfn.settings import Settings
@@ -40,27 +40,22 @@ NAME = "injection"
 OFFLOAD_CHARS = 50_000
 """In async mode, prompts longer than this are screened in a worker thread."""
 
-_lock = threading.Lock()
-_cached: tuple[int, Screener] | None = None
+
+def _build_screener() -> Screener:
+    extra = [r for result in get_plugin_manager().hook.guardfn_injection_rules() for r in result or ()]
+    try:
+        built = Screener([*RULES, *extra]) if extra else default_screener()
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"a plugin's injection rule is invalid: {exc}", stage=NAME) from None
+    return built
+
+
+_current = PerGeneration(_build_screener)
 
 
 def screener() -> Screener:
     """The screener with the built-in rules and every plugin's (rebuilt when plugins change)."""
-    global _cached
-    from guardfn import plugins
-
-    generation = plugins.generation()
-    cached = _cached
-    if cached is not None and cached[0] == generation:
-        return cached[1]
-    with _lock:
-        extra = [r for result in plugins.get_plugin_manager().hook.guardfn_injection_rules() for r in result or ()]
-        try:
-            built = Screener([*RULES, *extra]) if extra else default_screener()
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"a plugin's injection rule is invalid: {exc}", stage=NAME) from None
-        _cached = (generation, built)
-    return built
+    return _current.get()
 
 
 @hookimpl

@@ -12,13 +12,13 @@ kinds and counts, never the values.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import Counter
 from typing import Any
 
 from guardfn.call import Call, Finding
 from guardfn.errors import ConfigurationError, SecretDetected
 from guardfn.hookspecs import hookimpl
+from guardfn.plugins import PerGeneration, get_plugin_manager
 from guardfn.screening.secrets import DETECTORS, SecretScanner, default_scanner
 from guardfn.settings import Settings
 
@@ -26,27 +26,22 @@ NAME = "secrets"
 OFFLOAD_CHARS = 50_000
 """In async mode, prompts longer than this are scanned in a worker thread."""
 
-_lock = threading.Lock()
-_cached: tuple[int, SecretScanner] | None = None
+
+def _build_scanner() -> SecretScanner:
+    extra = [d for result in get_plugin_manager().hook.guardfn_secret_detectors() for d in result or ()]
+    try:
+        built = SecretScanner([*DETECTORS, *extra]) if extra else default_scanner()
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"a plugin's secret detector is invalid: {exc}", stage=NAME) from None
+    return built
+
+
+_current = PerGeneration(_build_scanner)
 
 
 def scanner() -> SecretScanner:
     """The scanner with the built-in detectors and every plugin's (rebuilt when plugins change)."""
-    global _cached
-    from guardfn import plugins
-
-    generation = plugins.generation()
-    cached = _cached
-    if cached is not None and cached[0] == generation:
-        return cached[1]
-    with _lock:
-        extra = [d for result in plugins.get_plugin_manager().hook.guardfn_secret_detectors() for d in result or ()]
-        try:
-            built = SecretScanner([*DETECTORS, *extra]) if extra else default_scanner()
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"a plugin's secret detector is invalid: {exc}", stage=NAME) from None
-        _cached = (generation, built)
-    return built
+    return _current.get()
 
 
 @hookimpl
