@@ -40,6 +40,8 @@ from benchmarks.common import Row, main, row
 from guardfn.screening.injection import Screener
 from guardfn.screening.secrets import SecretScanner
 
+ISSUE = 4
+
 CORPORA = Path(os.environ.get("GUARDFN_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "corpora"))
 INJECTION = CORPORA / "injection"
 

@@ -23,17 +23,19 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.common import Row, main, row
+from benchmarks.common import Row, main, row, scaled
 
+ISSUE = 3
 REDIS = "redis://127.0.0.1:6379/14"
-N = 1000  # operations per candidate per round
+N = scaled(1000)  # operations per candidate per round
 ROUNDS = 5
 LIMITS: dict[str, float] = {"requests_per_minute": 60, "requests_per_day": 1000, "tokens_per_day": 1_000_000}
 USERS = 2000  # checks cycle through this many users, as a service's traffic does
 RUN = uuid.uuid4().hex[:10]
 
 
-def _claims(user: str, limits: dict[str, float] = LIMITS) -> list[Any]:
+def claims(user: str, limits: dict[str, float] = LIMITS) -> list[Any]:
+    """What the limits stage reserves for one call of ``user``: one claim per limit."""
     from guardfn.limits import counter_key, parse_limits
     from guardfn.store import Claim
 
@@ -61,16 +63,17 @@ def _interleaved(candidates: dict[str, Callable[[], Any]]) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def _guardfn_check(url: str, users: int = USERS, limits: dict[str, float] = LIMITS) -> Callable[[], Any]:
+def guardfn_check(url: str, users: int = USERS, limits: dict[str, float] = LIMITS) -> Callable[[], Any]:
+    """One call's reservation on guardfn's store at ``url``, cycling through ``users`` users."""
     from guardfn.store import open_store
 
     store = open_store(url)
-    claims = [_claims(f"bench-{RUN}-{i}", limits) for i in range(users)]
+    per_user = [claims(f"bench-{RUN}-{i}", limits) for i in range(users)]
     counter = iter(range(10**9))
 
     def check() -> None:
         i = next(counter)
-        assert store.reserve(claims[i % users], f"{RUN}-{i}", time.time()) is None
+        assert store.reserve(per_user[i % users], f"{RUN}-{i}", time.time()) is None
 
     return check
 
@@ -82,18 +85,19 @@ def _empty_script(url: str) -> Callable[[], Any]:
 
     store: Any = open_store(url)
     script = store.client.register_script("return 0")
-    claims = [_claims(f"bench-{RUN}-{i}") for i in range(USERS)]
+    per_user = [claims(f"bench-{RUN}-{i}") for i in range(USERS)]
     counter = iter(range(10**9))
 
     def call() -> None:
         i = next(counter)
-        keys, args = _reserve_args(claims[i % USERS], f"{RUN}-{i}", time.time())
+        keys, args = _reserve_args(per_user[i % USERS], f"{RUN}-{i}", time.time())
         script(keys=keys, args=args)
 
     return call
 
 
-def _limits_library(url: str) -> Callable[[], Any]:
+def limits_library(url: str) -> Callable[[], Any]:
+    """The same three limits with the ``limits`` library's moving windows on the same store."""
     from limits import RateLimitItemPerDay, RateLimitItemPerMinute
     from limits.storage import storage_from_string
     from limits.strategies import MovingWindowRateLimiter
@@ -152,7 +156,7 @@ def _exact_count(url: str) -> int:
 def _hot_user(url: str) -> Callable[[], Any]:
     """One user whose request log already holds 1,000 live entries (capacity 100,000/day)."""
     hot: dict[str, float] = {"requests_per_minute": 100_000, "requests_per_day": 100_000, "tokens_per_day": 10**9}
-    check = _guardfn_check(url, users=1, limits=hot)
+    check = guardfn_check(url, users=1, limits=hot)
     for _ in range(1000):
         check()
     return check
@@ -168,8 +172,8 @@ def run() -> list[Row]:
         r = _interleaved(
             {
                 "ping": client.ping,
-                "ours": _guardfn_check(REDIS),
-                "limits": _limits_library(REDIS),
+                "ours": guardfn_check(REDIS),
+                "limits": limits_library(REDIS),
                 "empty": _empty_script(REDIS),
             }
         )
@@ -189,7 +193,7 @@ def run() -> list[Row]:
             d = _interleaved(
                 {
                     "incr": lambda: cache.incr("k"),
-                    "ours": _guardfn_check(f"diskcache://{tmp}/limits"),
+                    "ours": guardfn_check(f"diskcache://{tmp}/limits"),
                     "floor": _disk_floor(f"{tmp}/floor"),
                 }
             )

@@ -19,9 +19,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.common import Row, markdown, median, percentile, row
+from benchmarks.common import Row, main, median, percentile, row, scaled
 
-CALLS = 2000
+ISSUE = 7
+
+CALLS = scaled(2000)
 
 
 def _finished_call(settings: Any) -> Any:
@@ -162,4 +164,4 @@ def run() -> list[Row]:
 
 
 if __name__ == "__main__":
-    print(markdown(run()))
+    main(run)

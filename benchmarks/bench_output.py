@@ -21,18 +21,19 @@ The guarded call without output controls is reported too: its cost is the other 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 import timeit
 from typing import Any
 
-from benchmarks.common import Row, main, percentile, row
+from benchmarks.common import Row, main, percentile, row, scaled
 from guardfn.hookspecs import hookimpl
 
-CALLS = int(os.environ.get("GUARDFN_BENCH_OUTPUT_CALLS", "600"))
-STREAMS = int(os.environ.get("GUARDFN_BENCH_OUTPUT_STREAMS", "40"))
+ISSUE = 6
+
+CALLS = scaled(600)
+STREAMS = scaled(40)
 CHUNK = 4  # characters per streamed chunk, about one token
 KEY = "sk-bench-output-0000"
 
@@ -128,8 +129,8 @@ def _per_call(server: _Server) -> list[Row]:
     def raw_rf() -> None:
         client.chat.completions.create(
             model="gpt-4o-mini",
-            messages=messages,
-            max_tokens=300,  # type: ignore[arg-type]
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=300,
             response_format=response_format,
         )
 

@@ -31,6 +31,8 @@ from typing import Any
 
 from benchmarks.common import Row, main, row
 
+ISSUE = 5
+
 CORPUS = Path(os.environ.get("GUARDFN_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "corpora")) / "pii"
 GOLD_TO_GUARDFN = {
     "EMAIL_ADDRESS": "EMAIL_ADDRESS",
@@ -100,9 +102,9 @@ def _presidio_engine() -> Any:
     from presidio_analyzer.predefined_recognizers.generic import email_recognizer
 
     offline = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-    email_recognizer.tldextract = types.SimpleNamespace(extract=offline)  # type: ignore[attr-defined]
+    email_recognizer.tldextract = types.SimpleNamespace(extract=offline)  # type: ignore[assignment]
     nlp = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": "blank"}])
-    nlp.nlp = {"en": spacy.blank("en")}
+    nlp.nlp = {"en": spacy.blank("en")}  # type: ignore[assignment]
     recognizers = [
         EmailRecognizer(), PhoneRecognizer(), UsSsnRecognizer(), CreditCardRecognizer(), IbanRecognizer(),
         IpRecognizer(), UsPassportRecognizer(), UsBankRecognizer(), UsLicenseRecognizer(), NhsRecognizer(),
@@ -154,7 +156,8 @@ t3 = time.perf_counter()
 print(json.dumps({"import": t1 - t0, "build": t2 - t1, "first_call": t3 - t2}))
 """
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
 def _throughput(ours: Any, theirs: Any, prompts: list[str], seconds: float = 3.0) -> tuple[float, float]:

@@ -1,16 +1,52 @@
-"""Shared helpers for the benchmarks: result rows, percentiles, Markdown tables."""
+"""Shared helpers for the benchmarks: result rows, percentiles, the fake provider, the machine."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import platform
 import statistics
-import subprocess
-import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 Row = dict[str, Any]
+KEY = "sk-bench-0000000000"
+
+
+def scaled(n: int) -> int:
+    """``n`` times GUARDFN_BENCH_SCALE (``python -m benchmarks --quick`` sets 0.1), at least 1."""
+    return max(1, round(n * float(os.environ.get("GUARDFN_BENCH_SCALE", "1"))))
+
+
+@dataclass(frozen=True)
+class FakeProvider:
+    """The fake provider's base URLs (see :func:`fake_provider`)."""
+
+    url: str
+
+    @property
+    def openai_base_url(self) -> str:
+        """The OpenAI SDK's ``base_url``."""
+        return self.url + "/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """The Anthropic SDK's ``base_url``."""
+        return self.url
+
+
+@contextlib.contextmanager
+def fake_provider(chunk_chars: int | None = None) -> Iterator[FakeProvider]:
+    """guardfn's fake provider in a child process, so it shares no GIL with the measured client."""
+    from guardfn.testing import serve_in_subprocess
+
+    process, url = serve_in_subprocess(chunk_chars=chunk_chars)
+    try:
+        yield FakeProvider(url)
+    finally:
+        process.terminate()
+        process.wait()
 
 
 def row(
@@ -23,8 +59,13 @@ def row(
     target: str = "",
     met: bool | None = None,
     ratio: float | None = None,
+    issue: int | None = None,
 ) -> Row:
-    """One figure beside its anchor; ``ratio`` defaults to value / anchor_value."""
+    """One figure beside its anchor; ``ratio`` defaults to value / anchor_value.
+
+    ``target`` is the issue's target (``report`` where it sets none) and ``met`` whether the
+    figure meets it; ``issue`` names the issue when it is not the benchmark module's own.
+    """
     if ratio is None and anchor_value:
         ratio = value / anchor_value
     return {
@@ -36,6 +77,7 @@ def row(
         "ratio": ratio,
         "target": target,
         "met": met,
+        **({"issue": issue} if issue is not None else {}),
     }
 
 
@@ -51,54 +93,24 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def time_subprocess(code: str, repeat: int = 7) -> float:
-    """Median wall time (s) of ``python -c code`` in a fresh interpreter."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def timed(fn: Callable[[], Any]) -> float:
-    """Seconds one call of ``fn`` takes."""
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def fmt(value: float | None) -> str:
-    """A number for a table: 3 significant digits, or a dash."""
-    if value is None:
-        return "-"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
-def markdown(rows: list[Row]) -> str:
-    """The rows as a Markdown table with the target and whether it was met."""
-    lines = [
-        "| figure | value | anchor | anchor value | ratio | target | met |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        met = "" if r.get("met") is None else ("yes" if r["met"] else "**MISSED**")
-        lines.append(
-            f"| {r['name']} | {fmt(r['value'])} {r['unit']} | {r.get('anchor', '')} | "
-            f"{fmt(r.get('anchor_value'))} | {fmt(r.get('ratio'))} | {r.get('target', '')} | {met} |"
-        )
-    return "\n".join(lines)
-
-
 def machine() -> str:
-    """A one-line description of the machine the benchmarks ran on."""
-    import os
-
-    return f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    """A one-line description of the machine the benchmarks ran on: OS, CPU, memory, Python."""
+    cpu = platform.processor() or platform.machine()
+    memory = ""
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+        with open("/proc/meminfo") as info:
+            kib = int(next(line.split()[1] for line in info if line.startswith("MemTotal")))
+            memory = f", {kib / 2**20:.0f} GiB"
+    return (
+        f"{platform.system()} {platform.release()} ({platform.machine()}), {cpu}, {os.cpu_count()} CPUs{memory}, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
 
 
 def main(run: Callable[[], list[Row]]) -> None:
-    """Run one benchmark module and print its table."""
+    """Run one benchmark module and print its table (``python -m benchmarks.bench_x``)."""
+    from benchmarks.report import markdown
+
     print(markdown(run()))

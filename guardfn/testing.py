@@ -115,6 +115,18 @@ def echo(request: RecordedRequest) -> Reply:
     return Reply(text="echo: " + _last_user_text(request.body if isinstance(request.body, dict) else {}))
 
 
+def chunked_echo(size: int) -> Callable[[RecordedRequest], Reply]:
+    """A responder like :func:`echo` whose streamed answer comes in ``size``-character chunks."""
+    if size < 1:
+        raise ValueError("chunk size must be at least 1")
+
+    def respond(request: RecordedRequest) -> Reply:
+        text = echo(request).text
+        return Reply(text=text, chunks=[text[i : i + size] for i in range(0, len(text), size)])
+
+    return respond
+
+
 def _split(text: str, parts: int = 3) -> list[str]:
     if not text:
         return []
@@ -532,14 +544,18 @@ class FakeLLMServer:
         return self.responder(request)
 
 
-def serve_in_subprocess(host: str = "127.0.0.1", port: int = 0) -> tuple[subprocess.Popen[str], str]:
+def serve_in_subprocess(
+    host: str = "127.0.0.1", port: int = 0, chunk_chars: int | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """Start ``python -m guardfn.testing`` in a child process; returns the process and its URL.
 
     The child shares no GIL with the caller (benchmarks). Stop it with ``process.terminate()``
-    and ``process.wait()``. It answers with the default echo responder.
+    and ``process.wait()``. It answers with the default echo responder, streamed in
+    ``chunk_chars``-character chunks when given (:func:`chunked_echo`).
     """
+    extra = ["--chunk-chars", str(chunk_chars)] if chunk_chars else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "guardfn.testing", "--host", host, "--port", str(port)],
+        [sys.executable, "-m", "guardfn.testing", "--host", host, "--port", str(port), *extra],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -558,8 +574,10 @@ def _main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m guardfn.testing", description="Serve the fake LLM API.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--chunk-chars", type=int, default=0, help="stream answers in chunks of this many characters")
     args = parser.parse_args(argv)
-    with FakeLLMServer(args.host, args.port) as server:
+    responder = chunked_echo(args.chunk_chars) if args.chunk_chars else None
+    with FakeLLMServer(args.host, args.port, responder=responder) as server:
         print(server.url, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()

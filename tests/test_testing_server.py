@@ -462,3 +462,16 @@ def test_serve_in_subprocess() -> None:
     finally:
         process.terminate()
         process.wait()
+
+
+def test_serve_in_subprocess_streams_in_chunks_of_the_asked_size() -> None:
+    process, url = serve_in_subprocess(chunk_chars=4)
+    try:
+        client: Any = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        stream = client.chat.completions.create(model="m", messages=USER, stream=True)
+        pieces = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+        assert "".join(pieces) == "echo: How do I reset my password?"
+        assert all(len(p) == 4 for p in pieces[:-1]) and 1 <= len(pieces[-1]) <= 4
+    finally:
+        process.terminate()
+        process.wait()

@@ -16,13 +16,12 @@ Redis should keep their clocks in sync (NTP), as a skew of s seconds shifts a wi
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
-import weakref
 from typing import Any
 
 from guardfn.errors import StoreUnavailable
+from guardfn.loops import loop_bound
 from guardfn.store import Claim, Denied, clamp_retry, is_request_log, redacted_url
 
 RESERVE = """
@@ -189,8 +188,6 @@ class RedisStore:
         self.url = url
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._scripts = {name: self.client.register_script(body) for name, body in SCRIPTS.items()}
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, dict[str, Any]]]
-        self._async = weakref.WeakKeyDictionary()
 
     def _fail(self, exc: Exception) -> StoreUnavailable:
         return StoreUnavailable(f"redis store {redacted_url(self.url)} is unavailable: {type(exc).__name__}")
@@ -247,18 +244,16 @@ class RedisStore:
         except Exception as exc:
             raise self._fail(exc) from None
 
-    # --- async (redis.asyncio, one client per event loop) -------------------------------------
+    # --- async (redis.asyncio, one client per event loop, closed with it: guardfn.loops) -------
 
     def _aclient(self) -> tuple[Any, dict[str, Any]]:
         import redis.asyncio
 
-        loop = asyncio.get_running_loop()
-        entry = self._async.get(loop)
-        if entry is None:
+        def make() -> tuple[Any, dict[str, Any]]:
             client = redis.asyncio.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
-            entry = (client, {name: client.register_script(body) for name, body in SCRIPTS.items()})
-            self._async[loop] = entry
-        return entry
+            return client, {name: client.register_script(body) for name, body in SCRIPTS.items()}
+
+        return loop_bound(("redis-store", self.url), make, lambda entry: entry[0].aclose())
 
     async def _arun(self, name: str, keys: list[str], args: list[Any]) -> Any:
         try:

@@ -1,0 +1,102 @@
+"""Start-up and memory: import time, cold start to the first answer, peak RSS.
+
+Each figure comes from fresh interpreters (median of several), beside its anchor measured
+in the same run:
+
+* ``import guardfn`` against ``import openai`` (target, issue 2: at most 0.2x);
+* cold start, what a serverless function pays on its first request: from the first line
+  of a fresh process to the first answer in hand (imports, decoration or client creation,
+  one call to the loopback provider), guarded against the raw SDK;
+* peak RSS (``VmHWM``, else ``ru_maxrss``) of a process that made that one call, guarded against raw.
+
+The guarded variants are the default stages, limits on Redis (the serverless example's
+setup) and PII redaction (Presidio and a blank spaCy pipeline loaded).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+
+from benchmarks.common import KEY, FakeProvider, Row, fake_provider, main, row, scaled
+
+ISSUE = 2
+REPEAT = max(3, scaled(7))
+REDIS = "redis://127.0.0.1:6379/14"
+
+_CHILD = """
+import time
+start = time.perf_counter()
+{body}
+elapsed = time.perf_counter() - start
+import json, resource
+try:  # this process's own high-water mark (ru_maxrss can carry a big parent's across fork + exec)
+    with open("/proc/self/status") as status:
+        rss_kib = int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+except OSError:
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"seconds": elapsed, "rss_kib": rss_kib}}))
+"""
+
+_RAW = """
+import openai
+client = openai.OpenAI(base_url={base!r}, api_key={key!r}, max_retries=0)
+answer = client.chat.completions.create(model="gpt-4o-mini", max_tokens=64,
+    messages=[{{"role": "user", "content": "How do I reset my password?"}}]).choices[0].message.content
+assert answer
+"""
+
+_GUARDED = """
+from guardfn import guarded_llm
+@guarded_llm(model="gpt-4o-mini", max_tokens=64, base_url={base!r}, api_key=lambda: {key!r}{options})
+def answer(user_id, question):
+    return question
+assert answer("u-cold", "How do I reset my password?")
+"""
+
+VARIANTS = {
+    "default stages": "",
+    "limits on Redis": f', limits={{"requests_per_minute": 10**9}}, store="{REDIS}"',
+    "PII redaction (Presidio)": ', pii="redact"',
+}
+
+
+def _child(code: str) -> tuple[float, float]:
+    """Median seconds to the first answer and median peak RSS (MiB) over REPEAT fresh processes."""
+    seconds, rss = [], []
+    for _ in range(REPEAT):
+        out = subprocess.run([sys.executable, "-c", _CHILD.format(body=code)], check=True, capture_output=True,
+                             text=True).stdout  # fmt: skip
+        result = json.loads(out.strip().splitlines()[-1])
+        seconds.append(result["seconds"])
+        rss.append(result["rss_kib"] / 1024)
+    return statistics.median(seconds), statistics.median(rss)
+
+
+def _cold_rows(server: FakeProvider) -> list[Row]:
+    raw_s, raw_rss = _child(_RAW.format(base=server.openai_base_url, key=KEY))
+    rows: list[Row] = []
+    for label, options in VARIANTS.items():
+        s, rss = _child(_GUARDED.format(base=server.openai_base_url, key=KEY, options=options))
+        rows.append(row(f"cold start to the first answer, {label}", s * 1000, "ms",
+                        anchor="raw openai SDK, same call", anchor_value=raw_s * 1000, target="report"))  # fmt: skip
+        rows.append(row(f"peak RSS after one guarded call, {label}", rss, "MiB",
+                        anchor="raw openai SDK, same call", anchor_value=raw_rss, target="report"))  # fmt: skip
+    return rows
+
+
+def run() -> list[Row]:
+    guardfn_import, _ = _child("import guardfn")
+    openai_import, _ = _child("import openai")
+    ratio = guardfn_import / openai_import
+    rows = [row("import guardfn", guardfn_import * 1000, "ms", anchor="import openai",
+                anchor_value=openai_import * 1000, target="<= 0.2x", met=ratio <= 0.2)]  # fmt: skip
+    with fake_provider() as server:
+        rows += _cold_rows(server)
+    return rows
+
+
+if __name__ == "__main__":
+    main(run)
