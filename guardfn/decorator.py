@@ -34,6 +34,7 @@ class GuardedFunction:
         self.signature = inspect.signature(fn)
         self.is_async = inspect.iscoroutinefunction(fn)
         self.user_param = self._user_param(options.get("user"))
+        self._binder = ArgumentBinder(self.signature)
         settings_mod.build_settings(settings_mod.global_defaults(), options)  # fail now, not on first call
         self._engine: Engine | None = None
         self._engine_version: tuple[int, int] = (-1, -1)
@@ -66,9 +67,7 @@ class GuardedFunction:
         """A fresh :class:`Call` for one invocation."""
         engine = self.engine
         settings = engine.settings
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        arguments = dict(bound.arguments)
+        arguments = self._binder.bind(args, kwargs)
         return Call(
             function=self.name,
             settings=settings,
@@ -86,6 +85,52 @@ class GuardedFunction:
         if self.user_param is not None and arguments.get(self.user_param) is not None:
             return str(arguments[self.user_param])
         return current_user() or ANONYMOUS
+
+
+class ArgumentBinder:
+    """``signature.bind(*args, **kwargs)`` plus ``apply_defaults()``, as a plain dict.
+
+    Functions whose parameters are all positional-or-keyword or keyword-only (the usual
+    case) are bound by a direct walk over the parameters; anything else (``*args``,
+    ``**kwargs``, positional-only parameters, or arguments that would not bind) goes
+    through :meth:`inspect.Signature.bind`, so the result and errors are the same.
+    """
+
+    def __init__(self, signature: inspect.Signature) -> None:
+        self.signature = signature
+        params = list(signature.parameters.values())
+        simple = all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in params)
+        self._params: tuple[tuple[str, Any], ...] | None = (
+            tuple((p.name, p.default) for p in params) if simple else None
+        )
+        self._positional = sum(1 for p in params if p.kind is p.POSITIONAL_OR_KEYWORD)
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The arguments by parameter name, in signature order, defaults filled in."""
+        params = self._params
+        if params is not None and len(args) <= self._positional:
+            arguments: dict[str, Any] = {}
+            given = len(args)
+            used = 0
+            empty = inspect.Parameter.empty
+            for index, (name, default) in enumerate(params):
+                if index < given:
+                    if name in kwargs:
+                        break  # given twice: let Signature.bind raise its TypeError
+                    arguments[name] = args[index]
+                elif name in kwargs:
+                    arguments[name] = kwargs[name]
+                    used += 1
+                elif default is not empty:
+                    arguments[name] = default
+                else:
+                    break  # missing: let Signature.bind raise its TypeError
+            else:
+                if used == len(kwargs):
+                    return arguments
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return dict(bound.arguments)
 
 
 def to_messages(prompt: Any, system: str | None) -> list[Message]:

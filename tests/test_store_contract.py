@@ -133,9 +133,9 @@ def test_token_budget_admits_exactly_within_capacity(store: Store, steps: list[t
             else:
                 assert expected is not None
                 assert denied.retry_after == pytest.approx(max(expected, 0.0), abs=1e-5)
-        assert sum(a for _, a in store.entries(key, window, now)) == pytest.approx(
-            sum(a for t, a in admitted if t > now - window)
-        )
+        live_total = sum(a for t, a in admitted if t > now - window)
+        assert sum(a for _, a in store.entries(key, window, now)) == pytest.approx(live_total)
+        assert store.used(key, window, now) == pytest.approx(live_total)  # the alerts' cheap read
 
 
 def test_one_failing_limit_reserves_nothing_in_the_others(store: Store) -> None:
@@ -155,6 +155,8 @@ def test_settle_replaces_the_estimate_and_release_removes_everything(store: Stor
     assert store.reserve(est, "b", T0 + 1) is not None  # 600 + 600 > 1000
     store.settle([Claim(tokens, "tokens_per_day", 86400.0, 1000, 150.0)], "a")
     assert store.entries(tokens, 86400.0, T0 + 1) == [(T0, 150.0)]
+    assert store.used(tokens, 86400.0, T0 + 1) == pytest.approx(150.0)
+    assert store.used(requests, 86400.0, T0 + 1) == 1.0
     assert store.reserve(est, "b", T0 + 1) is None  # 150 + 600 fits now
     store.release([requests, tokens], "b")
     store.release([requests, tokens], "b")  # twice is harmless

@@ -110,7 +110,7 @@ def budget_crossings(call: Call, store: Any, now: float) -> list[dict[str, Any]]
         amount = spent.get(spec.kind, 0.0)
         if amount <= 0:
             continue
-        used = sum(a for _, a in store.entries(counter_key(who, spec), spec.window, now))
+        used = store.used(counter_key(who, spec), spec.window, now)
         threshold = settings.budget_alert_ratio * spec.capacity
         if used >= threshold > used - amount:
             details: dict[str, Any] = {

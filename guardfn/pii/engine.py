@@ -222,6 +222,7 @@ class PIIEngine:
             WEAK_PATTERN_SCORE,
             CalibratingContextEnhancer,
             TriggerSet,
+            all_triggers,
             build_pattern_recognizers,
         )
 
@@ -230,7 +231,7 @@ class PIIEngine:
         self.model: str | None = model
         has_ner = any(nlp.has_pipe(name) for name in nlp.pipe_names if "ner" in name or "ruler" in name)
         self.ner_entities: tuple[str, ...] = NER_ENTITIES if has_ner else ()
-        self._triggers = TriggerSet()
+        self._triggers = TriggerSet(all_triggers())
         self._nlp_engine = _make_nlp_engine(nlp, model or "blank")
         self._recognizers: dict[str, Any] = build_pattern_recognizers()
         self._ner_recognizer: Any = SpacyRecognizer(supported_entities=list(NER_ENTITIES)) if has_ner else None
@@ -311,7 +312,7 @@ class PIIEngine:
             artifacts = _lazy_artifacts(request)
         token = REQUEST.set(request)
         try:
-            results = self._recognize(text, pattern, ner, artifacts, request, threshold)
+            results = self._recognize(text, pattern, ner, artifacts, request, threshold, triggered)
         finally:
             REQUEST.reset(token)
         allowed = frozenset(allow)
@@ -323,7 +324,14 @@ class PIIEngine:
         return merge_overlaps(detections)
 
     def _recognize(
-        self, text: str, pattern: list[str], ner: list[str], artifacts: Any, request: Any, threshold: float
+        self,
+        text: str,
+        pattern: list[str],
+        ner: list[str],
+        artifacts: Any,
+        request: Any,
+        threshold: float,
+        triggered: set[str],
     ) -> list[Any]:
         """Run the selected recognizers (phone last), Presidio's context enhancer, threshold, dedupe.
 
@@ -336,11 +344,12 @@ class PIIEngine:
         from guardfn.pii.recognizers import CALIBRATED_ENTITIES
 
         enhancer = self._enhancer
-        first = [
-            self._choose(e, request)
+        chosen = [
+            self._choose(e, request, triggered)
             for e in pattern
             if e != "PHONE_NUMBER" and not self._needs_absent_context(e, request, threshold)
         ]
+        first = [recognizer for recognizer in chosen if recognizer is not None]
         if ner and self._ner_recognizer is not None:
             first.append(self._ner_recognizer)
         rounds = [first, [self._recognizers["PHONE_NUMBER"]] if "PHONE_NUMBER" in pattern else []]
@@ -367,12 +376,14 @@ class PIIEngine:
                 or request.has_context(r.start, self._context_of(r))
             ]
             # A validator already gave these the top score: context cannot change them. Those
-            # with no context word anywhere before them skip the context step (and tokenizing).
+            # with no context word where the enhancer looks skip the context step, which would
+            # leave them unchanged (the calibration still runs; it sees no phone number in round
+            # one, and only phone numbers in round two, however the results are batched).
             settled, alone, pending = [], [], []
             for r in found:
                 if r.score >= 1.0 and r.entity_type not in CALIBRATED_ENTITIES:
                     settled.append(r)
-                elif self.shortcuts and not _mentioned_before(request, r.start, self._context_of(r)):
+                elif self.shortcuts and not request.has_context(r.start, self._context_of(r)):
                     alone.append(r)
                 else:
                     pending.append(r)
@@ -386,11 +397,18 @@ class PIIEngine:
         kept = [r for r in results if r.score >= threshold]
         return list(EntityRecognizer.remove_duplicates(kept))
 
-    def _choose(self, entity: str, request: Any) -> Any:
-        """The entity's recognizer, without its context-only patterns when no context word is there."""
+    def _choose(self, entity: str, request: Any, triggered: set[str]) -> Any:
+        """The entity's recognizer, without its context-only patterns when no context word is there.
+
+        ``None`` when those are left out and the rest cannot match (their trigger did not fire).
+        """
+        from guardfn.pii.recognizers import LEAN, LEAN_TRIGGERS
+
         recognizer = self._recognizers[entity]
         lean = self._without_weak.get(entity) if self.shortcuts else None
         if lean is not None and request.first_mention(list(recognizer.context or [])) is None:
+            if entity in LEAN_TRIGGERS and entity + LEAN not in triggered:
+                return None
             return lean
         return recognizer
 
@@ -402,8 +420,7 @@ class PIIEngine:
         context = list(self._recognizers[entity].context or [])
         if request.first_mention(context) is None:
             return True
-        keywords = request.keyword_set()
-        return not any(word.lower() in keywords for word in context)
+        return not request.has_keyword(context)
 
     def _context_of(self, result: Any) -> list[str]:
         from presidio_analyzer import RecognizerResult
@@ -411,11 +428,6 @@ class PIIEngine:
         rid = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)
         recognizer = self._by_id.get(rid)
         return list(recognizer.context or []) if recognizer is not None else []
-
-
-def _mentioned_before(request: Any, start: int, context: list[str]) -> bool:
-    first = request.first_mention(context) if context else None
-    return first is not None and first <= start
 
 
 def _is_allowed(value: str, allow: frozenset[str], patterns: Sequence[re.Pattern[str]]) -> bool:

@@ -6,11 +6,13 @@ Presidio's. What guardfn changes:
 
 * :class:`OfflineEmailRecognizer` validates the domain with tldextract's bundled
   public-suffix snapshot; Presidio's calls ``tldextract.extract``, which fetches the
-  list over the network on first use.
+  list over the network on first use. It runs Presidio's pattern only on the runs of
+  characters that pattern can match holding an "@" (same matches, less scanning).
 * :class:`FastPhoneRecognizer` runs Presidio's ``PhoneRecognizer`` (python-phonenumbers'
   ``PhoneNumberMatcher`` per region) only on windows around the candidates that
   phonenumbers' own candidate pattern finds, and only for the regions in which a
-  number with that many digits can be valid. Same matches, a fraction of the time.
+  number with that many digits can be valid (under VALID leniency, also with the
+  national prefix its format requires). Same matches, a fraction of the time.
 * :class:`CalibratingContextEnhancer` is Presidio's lemma context enhancer with
   whole-word matching and a floor of :data:`CONTEXT_SCORE` when a context word is near,
   followed by context-free boosts where a validator already vouches for the match
@@ -34,12 +36,18 @@ from functools import lru_cache
 from typing import Any
 
 import phonenumbers
+import regex
 import tldextract
 from phonenumbers import PhoneMetadata, PhoneNumberMatcher
 from phonenumbers.phonenumbermatcher import _PATTERN as PHONE_CANDIDATE
 from phonenumbers.phonenumbermatcher import _SLASH_SEPARATED_DATES, _TIME_STAMPS, _TIME_STAMPS_SUFFIX
 from phonenumbers.phonenumberutil import _SECOND_NUMBER_START_PATTERN as _SECOND_NUMBER_START
-from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, COUNTRY_CODES_FOR_NON_GEO_REGIONS
+from phonenumbers.phonenumberutil import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    COUNTRY_CODES_FOR_NON_GEO_REGIONS,
+    _formatting_rule_has_first_group_only,
+    region_code_for_country_code,
+)
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -91,8 +99,38 @@ _DASHED_SSN = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
 _INTL_PREFIX = re.compile(r"\+\s?\(?\d{1,3}\)?[\s.-]?\(?$")
 
 
+# Every character Presidio's e-mail pattern can match (its local-part class, "@", and the
+# domain's word characters, hyphens and dots), with the same (``regex``) meaning of \w.
+_EMAIL_CHUNK = regex.compile(r"[!#$%&'*+\-/=?^_`{|}~.\w@]+")
+
+
 class OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's email recognizer, validating the domain against tldextract's bundled snapshot."""
+    """Presidio's email recognizer, validating the domain against tldextract's bundled snapshot.
+
+    Its pattern is run only on the runs of characters it can match that hold an "@": every
+    match lies inside one such run, and the character just outside a run is no word
+    character, which its ``\b`` sees like the start or end of the text. Scanning 400
+    characters of prose with it costs more than validating what it finds.
+    """
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        """Presidio's pattern analysis, run on each run of e-mail characters holding an "@"."""
+        results: list[RecognizerResult] = []
+        for chunk in _EMAIL_CHUNK.finditer(text):
+            if "@" not in chunk.group():
+                continue
+            offset = chunk.start()
+            for result in super().analyze(chunk.group(), entities, nlp_artifacts, regex_flags):
+                result.start += offset
+                result.end += offset
+                results.append(result)
+        return results
 
     def validate_result(self, pattern_text: str) -> bool:
         """True when the text after the ``@`` ends in a known public suffix (offline)."""
@@ -140,7 +178,7 @@ class _RegionGate:
     written with ``+`` are not gated (see :meth:`FastPhoneRecognizer.analyze`).
     """
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, prefix_rule: bool = True) -> None:
         meta: Any = PhoneMetadata.metadata_for_region(region)
         if meta is None:
             raise ValueError(f"phonenumbers has no metadata for region {region!r}")
@@ -164,48 +202,104 @@ class _RegionGate:
                     patterns.append(desc.national_number_pattern)
         self.general = re.compile("(?:" + ")|(?:".join(general) + ")")
         self.min_length = min(self.lengths, default=1)
+        if self.transform and not re.fullmatch(r"[$\\]\d", self.transform):
+            self.min_length = 1  # a transform rule may lengthen the number: no length shortcut
         # an international dialling prefix, then a country code and a number
         self.idd_min_length = 1 + _min_international_digits() if self.idd is not None else 10**6
         self.pattern = re.compile("(?:" + ")|(?:".join(patterns) + ")" if patterns else "(?!)")
+        self._international_digits = _min_international_digits()
+        self.floor = min(self.min_length, self.idd_min_length)
+        """Fewer digits than this in a candidate: no reading of it can be valid here."""
+        # What VALID leniency checks of a number read in national format, with the metadata of
+        # the country code's main region (see _is_national_prefix_present_if_required).
+        self.prefix_rule = prefix_rule
+        main: Any = PhoneMetadata.metadata_for_region(region_code_for_country_code(meta.country_code)) or meta
+        self._formats = [
+            (
+                re.compile(fmt.leading_digits_pattern[-1]) if fmt.leading_digits_pattern else None,
+                re.compile(fmt.pattern),
+                bool(
+                    fmt.national_prefix_formatting_rule
+                    and not fmt.national_prefix_optional_when_formatting
+                    and not _formatting_rule_has_first_group_only(fmt.national_prefix_formatting_rule)
+                ),
+            )
+            for fmt in main.number_format
+        ]
+        npfp = main.national_prefix_for_parsing
+        self._prefix_partial: Any = regex.compile(npfp) if npfp else None
 
-    def _variants(self, digits: str) -> Iterator[str]:
-        yield digits
-        if self.npfp is not None:
-            m = self.npfp.match(digits)
-            if m:
-                yield digits[m.end() :]
-                if self.transform and m.lastindex:
-                    with contextlib.suppress(re.error, IndexError):
-                        yield m.expand(self.transform.replace("$", "\\")) + digits[m.end() :]
+    def prefix_missing(self, nsn: str) -> bool:
+        """True when ``nsn``, read as written (nothing stripped), fails VALID's national-prefix check.
+
+        phonenumbers' VALID leniency rejects a number read in national format (no ``+``, no
+        dialling prefix, no country code) when the formatting rule phonenumbers chooses for
+        it (``_choose_formatting_pattern_for_number``, mirrored here) requires the national
+        prefix (e.g. a leading "0") and the candidate's digits do not start with one. Those
+        digits start with ``nsn`` (an extension may follow), so when no string starting
+        with ``nsn`` can begin with a national prefix (a partial match says so), it is absent.
+        """
+        if not self.prefix_rule:
+            return False
+        if self._prefix_partial is not None and self._prefix_partial.match(nsn, partial=True) is not None:
+            return False  # a national prefix may be there: leave it to phonenumbers
+        for leading, pattern, requires in self._formats:
+            if (leading is None or leading.match(nsn)) and pattern.fullmatch(nsn):
+                return requires
+        return False
+
+    def _stripped(self, number: str) -> list[str]:
+        """What one national-prefix strip may leave of ``number`` (phonenumbers'
+        ``_maybe_strip_national_prefix_carrier_code``, without its viability checks)."""
+        if self.npfp is None:
+            return []
+        m = self.npfp.match(number)
+        if not m:
+            return []
+        out = [number[m.end() :]]
+        if self.transform and m.lastindex:
+            with contextlib.suppress(re.error, IndexError):
+                out.append(m.expand(self.transform.replace("$", "\\")) + number[m.end() :])
+        return out
+
+    def _readings(self, digits: str) -> list[str]:
+        """The national significant numbers parsing may read from ``digits`` other than ``digits``.
+
+        In national format parsing strips a national prefix at most once; after a country code
+        written without ``+`` it may strip one twice (once in ``_maybe_extract_country_code``,
+        once in ``parse``).
+        """
+        out = self._stripped(digits)
         if digits.startswith(self.cc):
             rest = digits[len(self.cc) :]
-            yield rest
-            if self.npfp is not None and (m := self.npfp.match(rest)):
-                yield rest[m.end() :]
+            for once in (rest, *self._stripped(rest)):
+                out.append(once)
+                out.extend(self._stripped(once))
+        return out
 
     def admits(self, groups: list[str]) -> bool:
         """True unless no number valid for this region can be read from these digit groups."""
-        return self._admits(groups)
-
-    def _admits(self, groups: list[str]) -> bool:
-        if sum(map(len, groups)) < min(self.min_length, self.idd_min_length):
+        if sum(map(len, groups)) < self.floor:
             return False  # every reading is shorter than any valid number
+        lengths, general, pattern = self.lengths, self.general.fullmatch, self.pattern.fullmatch
+        idd = self.idd.match if self.idd is not None else None
+        npfp = self.npfp.match if self.npfp is not None else None
+        international = self._international_digits
         for i in range(len(groups)):
             digits = ""
             for j in range(i, len(groups)):
                 digits += groups[j]
-                if self.idd is not None:
-                    idd = self.idd.match(digits)
-                    if idd and len(digits) - idd.end() >= _min_international_digits():
-                        return True
+                if idd is not None and (m := idd(digits)) and len(digits) - m.end() >= international:
+                    return True
                 if len(digits) < self.min_length:
                     continue
-                for variant in self._variants(digits):
-                    if (
-                        len(variant) in self.lengths
-                        and self.general.fullmatch(variant)
-                        and self.pattern.fullmatch(variant)
-                    ):
+                # read as written: valid, and not missing a national prefix it must have
+                if len(digits) in lengths and general(digits) and pattern(digits) and not self.prefix_missing(digits):
+                    return True
+                if (npfp is None or not npfp(digits)) and not digits.startswith(self.cc):
+                    continue  # nothing to strip: read as written only
+                for nsn in self._readings(digits):
+                    if len(nsn) in lengths and general(nsn) and pattern(nsn):
                         return True
         return False
 
@@ -234,6 +328,14 @@ def _may_chain(gap: str, limit: int) -> bool:
     if _LINE_BREAK.search(gap):
         return False
     return len(_GAP_FILLER.sub("", gap)) <= limit
+
+
+@lru_cache(maxsize=8)
+def _chain_gap(limit: int) -> re.Pattern[str]:
+    """Full-matches exactly the gaps :func:`_may_chain` accepts, in one regex call."""
+    filler = r"[ \t\u00a0,\-]*"
+    other = r"[^ \t\u00a0,\-\n\r\v\f\x1c-\x1e\x85\u2028\u2029]"
+    return re.compile(rf"{filler}(?:{other}{filler}){{0,{limit}}}")
 
 
 def _is_date_candidate(text: str, start: int, end: int) -> bool:
@@ -281,19 +383,41 @@ class FastPhoneRecognizer(PhoneRecognizer):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._gates = {region: _RegionGate(region) for region in self.supported_regions}
+        # VALID and stricter leniencies check the national prefix (phonenumbers' _verify).
+        prefix_rule = (self.leniency or 0) >= phonenumbers.Leniency.VALID
+        self._gates = {region: _RegionGate(region, prefix_rule) for region in self.supported_regions}
+        self._floor = min((gate.floor for gate in self._gates.values()), default=0)
 
     def _windows(self, text: str) -> Iterator[tuple[int, int, list[tuple[int, int]]]]:
         """(start, end, candidate spans) of groups of neighbouring phone candidates."""
         spans: list[tuple[int, int]] = []
+        chain = _chain_gap(self.GAP_CHARS).fullmatch
         for cand in PHONE_CANDIDATE.finditer(text):
             s, e = cand.span()
-            if spans and not _may_chain(text[spans[-1][1] : s], self.GAP_CHARS):
+            if spans and not chain(text, spans[-1][1], s):
                 yield spans[0][0], spans[-1][1], spans
                 spans = []
             spans.append((s, e))
         if spans:
             yield spans[0][0], spans[-1][1], spans
+
+    def _admitting_regions(self, candidate_groups: list[list[str]], plus: bool) -> list[str]:
+        """The regions whose matcher could find a number among these candidates (digit groups each).
+
+        A number written with "+" parses the same whatever the region: the first region
+        always tries it; the others only where a national reading could be valid.
+        """
+        admitted: set[str] = set()
+        for groups in candidate_groups:
+            digits = sum(map(len, groups))
+            if digits < self._floor:
+                continue
+            for region, gate in self._gates.items():
+                if region not in admitted and digits >= gate.floor and gate.admits(groups):
+                    admitted.add(region)
+        return [
+            region for index, region in enumerate(self.supported_regions) if region in admitted or (plus and index == 0)
+        ]
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -308,31 +432,30 @@ class FastPhoneRecognizer(PhoneRecognizer):
             request = None
         weak_useless = request is not None and request.threshold > self.SCORE
         covered = request.covered if request is not None else []
-        for start, end, spans in self._windows(text):
+        for start, end, candidates in self._windows(text):
+            if end - start < self._floor and not _has_plus(text[start:end]):
+                continue  # fewer characters than any region's gate needs digits (see _admitting_regions)
             spans = [
                 (s, e)
-                for s, e in spans
+                for s, e in candidates
                 if not any(cs <= s and e <= ce for cs, ce in covered) and not _is_date_candidate(text, s, e)
             ]
             if not spans:
                 continue
             candidate_groups = [_digit_groups(text[s:e]) for s, e in spans]
-            # A number written with "+" parses the same whatever the region: the first region
-            # always tries it; the others only where a national reading could be valid.
             plus = any(_has_plus(text[s:e]) for s, e in spans)
-            regions = [
-                region
-                for index, region in enumerate(self.supported_regions)
-                if (plus and index == 0) or any(self._gates[region].admits(g) for g in candidate_groups)
-            ]
+            regions = self._admitting_regions(candidate_groups, plus)
             if not regions:
                 continue
             if (
                 weak_useless
                 and not plus
                 and not any(len(g) >= 2 for g in candidate_groups)
-                and not (request is not None and request.has_context(spans[0][0], self.context))
+                and not (request is not None and any(request.has_context(s, self.context) for s, _ in candidates))
             ):
+                # A match would be a bare run of digits with no context word: below threshold. It
+                # starts in some candidate, after its start with only digits and punctuation (no
+                # context word) in between, so it has context only if that candidate's start has.
                 continue
             lo, hi = max(0, start - 1), min(len(text), end + 3)
             window = text[lo:hi]
@@ -353,7 +476,7 @@ class FastPhoneRecognizer(PhoneRecognizer):
                     results.append(result)
                 if found and all(any(fs <= s and e <= fe for fs, fe in found) for s, e in spans):
                     break
-        return EntityRecognizer.remove_duplicates(results)
+        return EntityRecognizer.remove_duplicates(results) if results else []
 
 
 def _is_strong_format(match: _ShiftedMatch) -> bool:
@@ -455,6 +578,13 @@ def _is_ip(value: str) -> bool:
 
 
 _TOKEN = re.compile(r"(\w+|'\w+)|[^\w\s]")
+_WORD_RUN = re.compile(r"\w+")
+
+
+def _odd_word(lowered: str) -> bool:
+    """A context word :meth:`RequestContext.has_keyword` leaves to the tokenizer: non-ASCII
+    (lower-casing may turn a run of word characters into other characters) or an "'s"-like one."""
+    return not lowered.isascii() or lowered.startswith("'")
 
 
 def fast_artifacts(text: str, nlp_engine: Any = None) -> NlpArtifacts:
@@ -612,6 +742,28 @@ class RequestContext:
             return 0  # lower() changed lengths: offsets are not comparable, stay conservative
         return best
 
+    def has_keyword(self, words: list[str]) -> bool:
+        """Whether one of ``words`` (lower-cased) is one of the request's keywords.
+
+        With the regex tokenizer this needs no tokenizing: a keyword is the crude lemma of
+        a token that is a whole run of word characters not just after an apostrophe (that
+        would be part of an "'s"-like token), and is no stop word. A case-insensitive
+        search finds every run that lower-cases to a word or the word plus "s"; the lemma
+        of each is then computed as :func:`fast_artifacts` does.
+        """
+        lowered = {word.lower() for word in words}
+        if self.real_lemmas or self._artifacts is not None or any(_odd_word(word) for word in lowered):
+            keywords = self.keyword_set()
+            return any(word in keywords for word in lowered)
+        # ASCII words that are not runs of word characters (e.g. "lic#") are never keywords
+        wanted = {word for word in lowered if _WORD_RUN.fullmatch(word)} - _stop_words() - {"be"}
+        if not wanted:
+            return False
+        for m in _word_pattern(tuple(sorted(wanted))).finditer(self.text):
+            if _naive_lemma(m.group().lower()) in wanted:
+                return True
+        return False
+
     def keyword_set(self) -> set[str]:
         """The request's keywords (lower-case lemmas that are not stop words)."""
         if self._keyword_counts is None:
@@ -640,6 +792,14 @@ class RequestContext:
         return positions
 
 
+@lru_cache(maxsize=64)
+def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of ``words``, optionally followed by "s", as a whole run of word characters not
+    just after an apostrophe, in any case."""
+    alternatives = "|".join(re.escape(word) + "s?" for word in words) or "(?!)"
+    return re.compile(rf"(?<![\w'])(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
 REQUEST: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("guardfn_pii_request", default=None)
 """The analysis request running in this thread or task (set by :class:`guardfn.pii.engine.PIIEngine`)."""
 
@@ -651,21 +811,37 @@ def _context_enhancer() -> CalibratingContextEnhancer:
 
 # Cheap necessary conditions: a recognizer whose trigger does not match cannot match at all.
 # Each is implied by every pattern of its recognizer (Presidio compiles them IGNORECASE;
-# \p{Nd} covers the Unicode digits that Presidio's \d matches).
+# \p{Nd} covers the Unicode digits that Presidio's \d matches). RE2's \b is ASCII-only; it is
+# kept only next to an ASCII digit ([0-9] or a literal), where a Unicode word boundary (the
+# other side is no Unicode word character) is an ASCII one too.
 TRIGGERS: dict[str, str] = {
     "EMAIL_ADDRESS": r"@",
     "PHONE_NUMBER": r"\p{Nd}",
-    "US_SSN": r"\p{Nd}{3}[- .]?\p{Nd}{2}",
-    "CREDIT_CARD": r"\p{Nd}{4}[- ]?\p{Nd}{3}",
+    "US_SSN": r"\b(?:[0-9]{5}-[0-9]{4}|[0-9]{3}-[0-9]{6}|[0-9]{9}|[0-9]{3}[- .][0-9]{2}[- .][0-9]{4})\b",
+    "CREDIT_CARD": r"\b(?:[1346]\p{Nd}{3}|5[0-5]\p{Nd}{2})[- ]?\p{Nd}{3,4}[- ]?\p{Nd}{3,4}[- ]?\p{Nd}{3}",
     "IBAN_CODE": r"(?i)[A-Z]{2}\p{Nd}{2}",
     "IP_ADDRESS": r"\p{Nd}\.\p{Nd}|:[0-9A-Fa-f]*:",
-    "US_PASSPORT": r"\p{Nd}{8}",
-    "US_BANK_NUMBER": r"\p{Nd}{8}",
+    "US_PASSPORT": r"(?i)\b[0-9]{9}\b|[A-Z][0-9]{8}\b",
+    "US_BANK_NUMBER": r"\b[0-9]{8,17}\b",
     "US_DRIVER_LICENSE": r"(?i)[A-Z\]]\p{Nd}|\p{Nd}[A-Z]|\p{Nd}{6}",
-    "UK_NHS": r"\p{Nd}{3}[- ]?\p{Nd}{3}",
+    "UK_NHS": r"\b[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{4}\b",
     "CRYPTO": r"(?i)[13][0-9A-Z]{25}",
 }
 """Per pattern entity, an RE2 regex that matches wherever any of its recognizer's patterns can."""
+
+LEAN_TRIGGERS: dict[str, str] = {
+    "US_SSN": r"\b[0-9]{3}[- .][0-9]{2}[- .][0-9]{4}\b",
+}
+"""Per entity, an RE2 regex that matches wherever any of its recognizer's patterns scoring at
+least :data:`WEAK_PATTERN_SCORE` can: the only ones run when no context word is in the text."""
+
+LEAN = ":lean"
+"""Suffix of the :class:`TriggerSet` name of a :data:`LEAN_TRIGGERS` entry."""
+
+
+def all_triggers() -> dict[str, str]:
+    """:data:`TRIGGERS` and :data:`LEAN_TRIGGERS` (named entity + :data:`LEAN`), for one :class:`TriggerSet`."""
+    return {**TRIGGERS, **{entity + LEAN: pattern for entity, pattern in LEAN_TRIGGERS.items()}}
 
 
 class TriggerSet:

@@ -15,11 +15,12 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from guardfn.call import Call, Response, StreamResponse
 from guardfn.errors import ProviderAuthenticationError, ProviderError
 from guardfn.keys import scrub
+from guardfn.loops import loop_bound
 from guardfn.settings import Settings
 
 T = TypeVar("T")
@@ -32,14 +33,15 @@ _clients_lock = threading.Lock()
 def cached_client(provider: str, settings: Settings, api_key: str, is_async: bool, factory: Callable[[], T]) -> T:
     """One SDK client per provider, mode, endpoint, timeout and key (by digest) per process.
 
-    The endpoint is ``base_url=`` or, when unset, the SDK's ``<PROVIDER>_BASE_URL``.
+    The endpoint is ``base_url=`` or, when unset, the SDK's ``<PROVIDER>_BASE_URL``. An
+    async client belongs to the running event loop and is closed when that loop shuts
+    down (:mod:`guardfn.loops`), so ``asyncio.run`` per request leaks no client or socket.
     """
-    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    digest = _key_digest(api_key)
     base_url = settings.base_url or os.environ.get(f"{provider.upper()}_BASE_URL")
     key: tuple[Any, ...] = (provider, is_async, base_url, settings.timeout, digest)
     if is_async:
-        # An async client is bound to the event loop it first ran on.
-        key += (id(asyncio.get_running_loop()),)
+        return loop_bound(key, factory, lambda client: cast(Any, client).close())
     client = _clients.get(key)
     if client is None:
         with _clients_lock:
@@ -48,6 +50,21 @@ def cached_client(provider: str, settings: Settings, api_key: str, is_async: boo
                 client = factory()
                 _clients[key] = client
     return client
+
+
+_last_digest: tuple[str, str] = ("", hashlib.sha256(b"").hexdigest())
+
+
+def _key_digest(api_key: str) -> str:
+    """SHA-256 of the key, remembered for the last key seen (the key cache hands out the
+    same string object on every call, so the usual case is one identity check)."""
+    global _last_digest
+    last = _last_digest
+    if last[0] is api_key or last[0] == api_key:
+        return last[1]
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    _last_digest = (api_key, digest)
+    return digest
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:

@@ -7,6 +7,7 @@ or the SDK's own ``OPENAI_BASE_URL``. ``max_tokens`` is always sent: as
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -24,11 +25,16 @@ def _sdk() -> Any:
     return openai
 
 
+@functools.lru_cache(maxsize=256)
+def token_param(model: str) -> str:
+    """The name the output-token limit goes under for ``model`` (remembered per model name)."""
+    return "max_completion_tokens" if _REASONING_MODELS.match(model) else "max_tokens"
+
+
 def build_params(call: Call) -> dict[str, Any]:
     """The keyword arguments for ``chat.completions.create``."""
     params: dict[str, Any] = {"model": call.model, "messages": call.messages}
-    token_param = "max_completion_tokens" if _REASONING_MODELS.match(call.model) else "max_tokens"
-    params[token_param] = call.max_tokens
+    params[token_param(call.model)] = call.max_tokens
     if call.settings.temperature is not None:
         params["temperature"] = call.settings.temperature
     if call.stream:

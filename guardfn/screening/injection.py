@@ -8,7 +8,9 @@ How a text is screened, in time linear in its length:
    and the view with spaced letters joined and leetspeak folded; plus the
    case-preserving ``plain`` view and the NFKC-only ``raw`` view.
 2. Each view is matched once against an RE2 *set* of every rule for it (one pass
-   for all rules; RE2 never backtracks).
+   for all rules; RE2 never backtracks). A short text first gets one pass of a *gate*
+   over all its views and readings together (see :class:`Screener`): the passes the
+   gate shows cannot match are skipped, so a clean message costs one RE2 call.
 3. Encoded payloads are decoded and screened again (up to two levels deep): base64
    runs, hex runs (``69676e6f7265``, ``\\x69\\x67``, ``69 67 6e``), percent-encoding,
    text hidden in Unicode tag characters, and the whole text read as ROT13.
@@ -33,7 +35,8 @@ from typing import Literal
 
 import re2
 
-from guardfn.screening.normalize import ROT13, views
+from guardfn.screening.gates import JoinedGate, presence_test
+from guardfn.screening.normalize import ROT13, Views, views
 from guardfn.screening.patterns import RULES, Rule
 
 Risk = Literal["low", "medium", "high"]
@@ -88,13 +91,20 @@ _ASCII85 = re2.compile(r"<~[!-u\s]{10,}~>")
 _BASE85 = re2.compile(r"[0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]{20,}")
 _BINARY = re2.compile(r"(?:[01]{8}[ ,]?){4,}")
 _MORSE = re2.compile(r"(?:[.\-]{1,7}(?: ?/ ?| {1,3})){4,}[.\-]{0,7}")
-_ANY_ENCODED = re2.compile(
-    "|".join(
-        regex.pattern
-        for regex in (_BASE64, _HEX, _ESCAPES, _BASE32, _ASCII85, _BASE85, _BINARY, _MORSE, _PERCENT)
-    )
+_ANY_ENCODED_PATTERN = "|".join(
+    regex.pattern for regex in (_BASE64, _HEX, _ESCAPES, _BASE32, _ASCII85, _BASE85, _BINARY, _MORSE, _PERCENT)
 )
+_ANY_ENCODED = presence_test(_ANY_ENCODED_PATTERN)
 """One pass that tells whether a text may hold an encoded payload at all."""
+TARGETS = ("text", "plain", "raw")
+"""The views a rule can run on (:attr:`guardfn.screening.patterns.Rule.target`)."""
+ALL_PASSES = frozenset({*TARGETS, "encoded"})
+"""Every pass of :meth:`Screener._screen`: the rules of each view, and decoding payloads."""
+QUICK_MAX_CHARS = 256
+"""Texts up to this length (after NFKC) first go through the screener's one-pass gate
+(see :meth:`Screener._gated`), which usually finds a short message clean at once. Longer
+texts skip it: they more often hold some fragment a rule starts with, and then the gate
+is a pass more rather than a pass saved."""
 MORSE_CODE = {
     ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h", "..": "i",
     ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p", "--.-": "q", ".-.": "r",
@@ -203,10 +213,15 @@ class Screener:
             by_id[rule.id] = rule
         active = [r for r in by_id.values() if r.weight > 0]
         self.rules: dict[str, Rule] = {r.id: r for r in active}
-        self._sets = {target: _RuleSet([r for r in active if r.target == target]) for target in ("text", "plain", "raw")}
+        self._sets = {target: _RuleSet([r for r in active if r.target == target]) for target in TARGETS}
         # the built-in "raw" rules all look for non-ASCII characters: skip them on ASCII text
         builtin = {r.id: r for r in RULES}
         self._raw_only_unicode = all(builtin.get(r.id) == r for r in self._sets["raw"].rules)
+        # the gate: every rule, grouped by the view it runs on, then the encoded-payload pattern
+        groups = [(target, rule.pattern) for target in TARGETS for rule in self._sets[target].rules]
+        groups.append(("encoded", _ANY_ENCODED_PATTERN))
+        self._gate = JoinedGate.build([pattern for _, pattern in groups], 256 << 20)
+        self._gate_groups = [group for group, _ in groups]
 
     def screen(self, text: str, *, decode: bool = True) -> ScreenResult:
         """Screen ``text``: match every view, decode encoded payloads and screen them too."""
@@ -239,13 +254,41 @@ class Screener:
                     first.add(rid)
         return counts, first
 
+    def _gated(self, v: Views, readings: tuple[str, str]) -> frozenset[str]:
+        """Which passes may find something, from one pass of the gate over every view of
+        the text and its ROT13 and reversed readings: a subset of ``"text"`` (the lower-
+        case views and the readings), ``"plain"``, ``"raw"`` and ``"encoded"`` (decoding
+        payloads). Empty means the text is clean.
+
+        The gate (:class:`guardfn.screening.gates.JoinedGate`) holds every rule and the
+        encoded-payload pattern, so a pass left out has no match in any view. A rule
+        matching in a view it does not run on only adds its pass back, at no risk.
+        """
+        if self._gate is None or v.tags or len(v.raw) > QUICK_MAX_CHARS:
+            return ALL_PASSES
+        parts = [v.plain, *v.texts, *readings]
+        if not (self._raw_only_unicode and v.raw.isascii()):
+            parts.append(v.raw)
+        return frozenset(self._gate_groups[index] for index in self._gate.hits(parts))
+
     def _screen(self, text: str, depth: int) -> dict[str, int]:
         v = views(text)
-        counts, in_base = self._match_texts(v.texts)
-        if any(rid not in in_base and self.rules[rid].weight >= 0.4 for rid in counts):
-            counts[OBFUSCATED.id] = 1
+        # depth 0 also screens the whole text read as ROT13 and backwards (see below)
+        readings: tuple[str, str] | None = None
+        if depth == 0:
+            readings = (v.texts[0].translate(ROT13), v.texts[0][::-1])
+            passes = self._gated(v, readings)
+            if not passes:
+                return {}
+        else:
+            passes = ALL_PASSES
+        counts: dict[str, int] = {}
+        if "text" in passes:
+            counts, in_base = self._match_texts(v.texts)
+            if any(rid not in in_base and self.rules[rid].weight >= 0.4 for rid in counts):
+                counts[OBFUSCATED.id] = 1
         for target, view in (("plain", v.plain), ("raw", v.raw)):
-            if target == "raw" and self._raw_only_unicode and view.isascii():
+            if target not in passes or (target == "raw" and self._raw_only_unicode and view.isascii()):
                 continue
             ruleset = self._sets[target]
             for index in ruleset.match(view):
@@ -256,15 +299,15 @@ class Screener:
         payloads: list[tuple[str, str]] = []
         if v.tags:
             payloads.append(("tags", v.tags))
-        if _ANY_ENCODED.search(v.plain):
+        if "encoded" in passes and _ANY_ENCODED(v.plain):
             payloads.extend(_decoded_payloads(v.plain))
         for kind, payload in payloads:
             inner = self._screen(payload, depth + 1)
             _merge(counts, inner, ENCODED[kind].id)
-        if depth == 0:
+        if readings is not None and "text" in passes:
             # the whole text read as ROT13 and backwards; these readings only count for
             # rules strong enough to matter alone that the text did not match as written
-            for kind, reading in (("rot13", v.texts[0].translate(ROT13)), ("reversed", v.texts[0][::-1])):
+            for kind, reading in zip(("rot13", "reversed"), readings, strict=True):
                 inner, _ = self._match_texts([reading])
                 inner = {r: n for r, n in inner.items() if self.rules[r].weight >= MEDIUM_AT and r not in counts}
                 _merge(counts, inner, ENCODED[kind].id)

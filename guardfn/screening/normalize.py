@@ -30,6 +30,8 @@ from importlib import resources
 
 import re2
 
+from guardfn.screening.gates import presence_test
+
 # --- cleaning what is sent --------------------------------------------------------
 
 # One character class: linear in the stdlib engine (no nesting, nothing to backtrack into).
@@ -59,7 +61,8 @@ def clean_for_sdk(text: str) -> CleanResult:
     """
     surrogates = 0
     try:
-        text.encode("utf-8")
+        if not text.isascii():  # an ASCII text has no surrogates: skip the encoding test
+            text.encode("utf-8")
     except UnicodeEncodeError:
         # Through UTF-16, a high+low pair written as two code points joins into one
         # character and every unpaired surrogate becomes exactly one U+FFFD.
@@ -88,10 +91,10 @@ _ACCENT_RANGES = ((0x0300, 0x036F), (0x0483, 0x0489), (0x1AB0, 0x1AFF), (0x1DC0,
                   (0xFE20, 0xFE2F))
 
 
-_HAS_INVISIBLE = re2.compile(
+_HAS_INVISIBLE = presence_test(
     "[\\p{Cf}" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in _INVISIBLE_RANGES) + "]"
 )
-_HAS_ACCENT = re2.compile("[" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in _ACCENT_RANGES) + "]")
+_HAS_ACCENT = presence_test("[" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in _ACCENT_RANGES) + "]")
 
 
 @functools.lru_cache(maxsize=1)
@@ -116,7 +119,7 @@ _SPACED = re.compile(r"(?:[a-z0-9@$][ .\-_*/+~,:'\"^|•·]){2,}[a-z0-9@$]")
 # (a character class between two single characters, nothing to backtrack into).
 _INNER_PUNCT = re.compile(r"(?<=[a-z])[-_*~^]+(?=[a-z])")
 _SEPARATORS = str.maketrans("", "", " .-_*/+~,:'\"^|•·")
-_LEET_WORD = re2.compile(r"[a-z][0-9@$|]+[a-z]|(?:^|[^a-z0-9])[0-9@$][a-z]{2,}|[a-z]{2,}[0-9@$|](?:[^a-z0-9]|$)")
+_LEET_WORD = presence_test(r"[a-z][0-9@$|]+[a-z]|(?:^|[^a-z0-9])[0-9@$][a-z]{2,}|[a-z]{2,}[0-9@$|](?:[^a-z0-9]|$)")
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s", "|": "l"})
 """The leetspeak folding table (digits and symbols to the letters they stand for)."""
 
@@ -207,10 +210,10 @@ def plain(text: str) -> str:
 def _plain_nfkc(text: str) -> str:
     if text.isascii():
         return text
-    if _HAS_INVISIBLE.search(text):
+    if _HAS_INVISIBLE(text):
         text = text.translate(_invisible_table())
     decomposed = unicodedata.normalize("NFD", text)
-    if decomposed.isascii() or not _HAS_ACCENT.search(decomposed):
+    if decomposed.isascii() or not _HAS_ACCENT(decomposed):
         return text
     return unicodedata.normalize("NFC", decomposed.translate(_accent_table()))
 
@@ -240,9 +243,10 @@ def deobfuscate(folded: str) -> str:
     text = folded
     if _SPACED.search(text):
         text = _SPACED.sub(_join_spaced, text)
-    if _INNER_PUNCT.search(text):
+    # _INNER_PUNCT needs one of its punctuation characters: test for them first (cheap)
+    if ("-" in text or "_" in text or "*" in text or "~" in text or "^" in text) and _INNER_PUNCT.search(text):
         text = _INNER_PUNCT.sub("", text)
-    if _LEET_WORD.search(text):
+    if _LEET_WORD(text):
         text = text.translate(LEET)
     return text
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import re2
 
+from guardfn.screening.gates import JoinedGate
+
 
 @dataclass(frozen=True)
 class Detector:
@@ -225,11 +227,17 @@ class SecretScanner:
             self._regexes.append(regex)
             self._groups.append(sorted(i for g, i in regex.groupindex.items() if g.startswith("secret")))
         self._set.Compile()
+        self._gate = JoinedGate.build((d.pattern for d in self.detectors), 64 << 20)
 
     @property
     def kinds(self) -> list[str]:
         """The kinds this scanner detects, in priority order."""
         return list(dict.fromkeys(d.kind for d in self.detectors))
+
+    def clear(self, texts: Iterable[str]) -> bool:
+        """True when one pass shows that no detector matches any of ``texts``; False means
+        "scan each text" (see :class:`guardfn.screening.gates.JoinedGate`)."""
+        return self._gate is not None and self._gate.clear(texts)
 
     def find(self, text: str) -> list[SecretMatch]:
         """Every secret in ``text``, by position; overlaps go to the earlier detector."""

@@ -54,18 +54,8 @@ def guardfn_screen_input(call: Call) -> None:
         content = message.get("content")
         if not isinstance(content, str):
             continue
-        cleaned = clean_for_sdk(content)
-        text = cleaned.text.strip()
-        if cleaned.changed:
-            call.add_finding(
-                Finding(
-                    stage=NAME,
-                    kind="text_cleaned",
-                    count=cleaned.changed,
-                    detail={"nul": cleaned.nul, "controls": cleaned.controls, "surrogates": cleaned.surrogates},
-                )
-            )
-            call.record_change(NAME, f"messages[{index}]", cleaned.changed)
+        # ASCII printable text has no control character or surrogate: nothing to clean
+        text = content.strip() if content.isascii() and content.isprintable() else _clean(call, index, content)
         if not text:
             call.add_finding(Finding(stage=NAME, kind="empty_message", blocked=True))
             raise InputRejected(
@@ -97,6 +87,22 @@ def guardfn_screen_input(call: Call) -> None:
                 settings.max_input_tokens,
                 unit="tokens",
             )
+
+
+def _clean(call: Call, index: int, content: str) -> str:
+    """``content`` cleaned for the SDK and stripped; what was removed is recorded."""
+    cleaned = clean_for_sdk(content)
+    if cleaned.changed:
+        call.add_finding(
+            Finding(
+                stage=NAME,
+                kind="text_cleaned",
+                count=cleaned.changed,
+                detail={"nul": cleaned.nul, "controls": cleaned.controls, "surrogates": cleaned.surrogates},
+            )
+        )
+        call.record_change(NAME, f"messages[{index}]", cleaned.changed)
+    return cleaned.text.strip()
 
 
 def _refuse(call: Call, reason: str, length: int, limit: int, unit: str = "chars") -> None:

@@ -76,9 +76,15 @@ def guardfn_transform_input(call: Call) -> Any:
     return None
 
 
+def _texts(call: Call) -> list[str]:
+    return [c for c in (m.get("content") for m in call.messages) if isinstance(c, str)]
+
+
 def _block(call: Call) -> None:
-    found: Counter[str] = Counter()
     scan = scanner()
+    if scan.clear(_texts(call)):
+        return
+    found: Counter[str] = Counter()
     for message in call.messages:
         content = message.get("content")
         if isinstance(content, str):
@@ -97,8 +103,10 @@ def _block(call: Call) -> None:
 
 
 def _redact(call: Call) -> None:
-    totals: Counter[str] = Counter()
     scan = scanner()
+    if scan.clear(_texts(call)):
+        return
+    totals: Counter[str] = Counter()
     for index, message in enumerate(call.messages):
         content = message.get("content")
         if not isinstance(content, str):

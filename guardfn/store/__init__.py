@@ -93,6 +93,9 @@ class Store(Protocol):
     def entries(self, key: str, window: float, now: float) -> list[tuple[float, float]]:
         """The live ``(timestamp, amount)`` entries of one log, oldest first."""
 
+    def used(self, key: str, window: float, now: float) -> float:
+        """The live total of one log (requests counted, budgets summed), without listing it."""
+
     def keys(self, prefix: str) -> list[str]:
         """Every log key starting with ``prefix``."""
 

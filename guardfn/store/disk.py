@@ -261,6 +261,17 @@ class DiskStore:
         log = record.log(field)
         return [(ts, log.amount(i)) for i, ts in enumerate(log.ts) if ts > now - window]
 
+    def used(self, key: str, window: float, now: float) -> float:
+        """The live total of one log: a bisect and a sum over the packed array."""
+        record_key, field = record_of(key)
+        with self._guard():
+            record = self._read(record_key)
+        if field not in record.packed:
+            return 0.0
+        log = record.log(field)
+        k = bisect.bisect_right(log.ts, now - window)
+        return float(len(log.ts) - k) if log.amounts is None else math.fsum(log.amounts[k:])
+
     def keys(self, prefix: str) -> list[str]:
         """Log keys with this prefix."""
         found = []

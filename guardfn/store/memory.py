@@ -7,6 +7,7 @@ memory stays bounded by the entries still inside their windows.
 
 from __future__ import annotations
 
+import math
 import threading
 
 from guardfn.store import Claim, Denied, retry_after
@@ -79,6 +80,10 @@ class MemoryStore:
             if key not in self._logs:
                 return []
             return sorted(self._live(key, window, now).values())
+
+    def used(self, key: str, window: float, now: float) -> float:
+        """The live total of one log."""
+        return math.fsum(amount for _, amount in self.entries(key, window, now))
 
     def keys(self, prefix: str) -> list[str]:
         """Log keys with this prefix."""

@@ -227,6 +227,20 @@ class RedisStore:
             return [(float(score), 1.0) for _, score in members]
         return [(float(score), float(amounts.get(m, 0))) for m, score in members]
 
+    def used(self, key: str, window: float, now: float) -> float:
+        """The live total of one log: ZCOUNT for requests, the budget's running total otherwise.
+
+        A budget's total is kept by the scripts and pruned at each reservation of its
+        subject, so entries that left the window since then still count until the next one.
+        """
+        try:
+            if is_request_log(key):
+                return float(self.client.zcount(key, f"({now - window!r}", "+inf"))
+            total: Any = self.client.hget(_amounts(key), "")
+        except Exception as exc:
+            raise self._fail(exc) from None
+        return float(total or 0.0)
+
     def keys(self, prefix: str) -> list[str]:
         """Log keys with this prefix (glob characters in it match literally)."""
         try:
