@@ -125,7 +125,7 @@ def _overhead_rows(server: FakeProvider) -> list[Row]:
                 rows.append(row(f"overhead, {where}: {name} calls/s", phases[name].rate, "calls/s",
                                 anchor=f"raw {'AsyncOpenAI' if mode == 'async' else 'openai'} calls/s",
                                 anchor_value=raw.rate, target=">= 0.9x" if target else "report",
-                                met=ratio >= 0.9 if target else None))  # fmt: skip
+                                met=ratio >= 0.9 if target else None, issue=2 if target else None))  # fmt: skip
             rows.append(_cpu_row(f"overhead, {where}: client CPU per guarded call", phases["guarded"], raw,
                                  "raw call"))  # fmt: skip
     return rows
