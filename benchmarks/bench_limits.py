@@ -96,14 +96,24 @@ def _empty_script(url: str) -> Callable[[], Any]:
     return call
 
 
+def limits_items() -> tuple[Any, Any, Any]:
+    """LIMITS as the ``limits`` library's items: requests per minute, requests per day, tokens per day."""
+    from limits import RateLimitItemPerDay, RateLimitItemPerMinute
+
+    return (
+        RateLimitItemPerMinute(int(LIMITS["requests_per_minute"])),
+        RateLimitItemPerDay(int(LIMITS["requests_per_day"])),
+        RateLimitItemPerDay(int(LIMITS["tokens_per_day"])),
+    )
+
+
 def limits_library(url: str) -> Callable[[], Any]:
     """The same three limits with the ``limits`` library's moving windows on the same store."""
-    from limits import RateLimitItemPerDay, RateLimitItemPerMinute
     from limits.storage import storage_from_string
     from limits.strategies import MovingWindowRateLimiter
 
     limiter = MovingWindowRateLimiter(storage_from_string(url))
-    per_minute, per_day, tokens = RateLimitItemPerMinute(60), RateLimitItemPerDay(1000), RateLimitItemPerDay(10**6)
+    per_minute, per_day, tokens = limits_items()
     turn = iter(range(10**9))
 
     def check() -> None:

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.bench_limits import LIMITS, REDIS, USERS, claims, guardfn_check, limits_library
+from benchmarks.bench_limits import REDIS, USERS, claims, guardfn_check, limits_items, limits_library
 from benchmarks.bench_overhead import PROMPT, guarded, raw_openai
 from benchmarks.common import KEY, FakeProvider, Row, fake_provider, main, row, scaled
 from benchmarks.workers import MODES, Mode, Phase, measure
@@ -81,7 +81,6 @@ def limiter_ops(url: str) -> dict[str, Callable[[], Any]]:
 
 async def limiter_async_ops(url: str) -> dict[str, Callable[[], Any]]:
     """Async operations on Redis: guardfn's ``areserve`` and ``limits.aio``'s moving windows."""
-    from limits import RateLimitItemPerDay, RateLimitItemPerMinute
     from limits.aio.strategies import MovingWindowRateLimiter
     from limits.storage import storage_from_string
 
@@ -91,9 +90,7 @@ async def limiter_async_ops(url: str) -> dict[str, Callable[[], Any]]:
     run, counter = uuid.uuid4().hex[:8], iter(range(10**12))
     per_user = [claims(f"bench-{run}-{i}") for i in range(USERS)]
     limiter = MovingWindowRateLimiter(storage_from_string("async+" + url, implementation="redispy"))
-    per_minute = RateLimitItemPerMinute(int(LIMITS["requests_per_minute"]))
-    per_day = RateLimitItemPerDay(int(LIMITS["requests_per_day"]))
-    tokens = RateLimitItemPerDay(int(LIMITS["tokens_per_day"]))
+    per_minute, per_day, tokens = limits_items()
 
     async def ours() -> None:
         i = next(counter)
