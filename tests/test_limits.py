@@ -19,9 +19,10 @@ from guardfn.limits import counter_key, parse_limits
 from guardfn.stages import limits as limits_stage
 from guardfn.store import Claim, open_store
 from guardfn.testing import FakeLLMServer
+from tests._redis import redis_url
 
 KEY = "sk-test-limits-000000000000"
-REDIS = "redis://127.0.0.1:6379/15"
+REDIS = redis_url(15)
 
 
 class Clock:

@@ -15,8 +15,9 @@ from typing import Any
 from guardfn import loops
 from guardfn.store import Claim
 from guardfn.store.redis import RedisStore
+from tests._redis import redis_url
 
-REDIS = "redis://127.0.0.1:6379/15"
+REDIS = redis_url(15)
 
 
 class _Client:

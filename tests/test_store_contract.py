@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from guardfn.errors import ConfigurationError, StoreUnavailable
 from guardfn.store import Claim, Store, default_url, open_store, redacted_url
 from guardfn.store.memory import MemoryStore
+from tests._redis import redis_url
 
-REDIS = "redis://127.0.0.1:6379/15"
+REDIS = redis_url(15)
 RUN = uuid.uuid4().hex
 """Every key of this module contains RUN, so cleanup never touches another run's keys."""
 T0 = 1_763_000_000.0
