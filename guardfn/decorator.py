@@ -29,16 +29,18 @@ class GuardedFunction:
 
     def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
         self.fn = fn
+        if "api_key" in options:  # a literal key is masked from the moment it is received
+            options = {**options, "api_key": settings_mod.secret_key(options["api_key"])}
         self.options = options
         self.name = f"{fn.__module__}.{fn.__qualname__}"
         self.signature = inspect.signature(fn)
         self.is_async = inspect.iscoroutinefunction(fn)
         self.user_param = self._user_param(options.get("user"))
         self._binder = ArgumentBinder(self.signature)
-        settings_mod.build_settings(settings_mod.global_defaults(), options)  # fail now, not on first call
         self._engine: Engine | None = None
         self._engine_version: tuple[int, int] = (-1, -1)
         self._lock = threading.Lock()
+        self.engine  # noqa: B018  # every option and plugin check fails now, not on the first call
 
     def _user_param(self, name: str | None) -> str | None:
         params = self.signature.parameters

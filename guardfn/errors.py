@@ -142,13 +142,38 @@ class StoreUnavailable(GuardError):
 
 
 class ProviderError(GuardError):
-    """The model provider failed (after retries); the SDK's error with keys scrubbed."""
+    """The model provider failed (after retries).
+
+    Safe to log: ``str(error)``, ``.reason``, ``.status_code``, ``.error_type`` and
+    ``.error_code`` (the provider's own error type and code, e.g. ``invalid_request_error``
+    / ``context_length_exceeded``), ``.param``. The provider's message appears in
+    ``.reason`` only after :func:`guardfn.scrub.scrub_untrusted` (keys, secrets, quoted
+    text, e-mail addresses, URLs and long numbers removed).
+
+    **Not safe to log:** ``.provider_message``, the provider's message as received (API
+    keys masked); it may repeat prompt text or personal data the provider quoted.
+    """
 
     default_stage = "provider"
 
-    def __init__(self, reason: str, *, status_code: int | None = None, retryable: bool = False, **kw: Any) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status_code: int | None = None,
+        retryable: bool = False,
+        error_type: str | None = None,
+        error_code: str | None = None,
+        param: str | None = None,
+        provider_message: str | None = None,
+        **kw: Any,
+    ) -> None:
         self.status_code = status_code
         self.retryable = retryable
+        self.error_type = error_type
+        self.error_code = error_code
+        self.param = param
+        self.provider_message = provider_message
         super().__init__(reason, **kw)
 
 

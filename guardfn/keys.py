@@ -48,6 +48,30 @@ def scrub(text: str, known: Iterable[str] = ()) -> str:
     return _KEY_SHAPES.sub(lambda m: mask(m.group(0)), text)
 
 
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+"""What a key may hold: visible ASCII. Anything else cannot go in an HTTP header, and the
+HTTP library's own error (logged at DEBUG) would print the whole header value."""
+
+
+def clean_key(key: str | None) -> str | None:
+    """The key with surrounding whitespace removed (a key read from a file ends in a newline).
+
+    Raises :class:`ConfigurationError`, showing only the masked suffix, when what is left
+    holds a character that cannot be sent in an HTTP header (a space, a control character,
+    non-ASCII text).
+    """
+    if key is None:
+        return None
+    key = key.strip()
+    if key and not _HEADER_SAFE.fullmatch(key):
+        raise ConfigurationError(
+            f"the API key {mask(key)} holds a character that cannot be sent in an HTTP header",
+            stage="api_key",
+            hint="check the variable or secret for stray spaces, quotes or line breaks inside the key",
+        )
+    return key
+
+
 class KeyCache:
     """Resolved keys per provider, reused for :data:`KEY_TTL_SECONDS`, in memory only."""
 
@@ -68,7 +92,7 @@ class KeyCache:
         cached = self.cached(provider)
         if cached is not None:
             return cached
-        key = resolve()
+        key = clean_key(resolve())
         if not key:
             var = env_var_for(provider)
             raise ConfigurationError(

@@ -37,6 +37,7 @@ consumes nothing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, unquote
@@ -88,8 +89,10 @@ def _spec(key: str, value: Any, scope: Literal["user", "global"]) -> LimitSpec:
         raise ConfigurationError(
             f"unknown limit {key!r}", stage="limits", hint=f"use one of: {', '.join(limit_names())}"
         )
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigurationError(f"limit {key!r} must be a positive number", stage="limits")
+    # NaN compares false with everything, so "used + amount > capacity" would never refuse:
+    # a NaN (or infinite) capacity would switch the limit off.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"limit {key!r} must be a positive, finite number", stage="limits")
     return LimitSpec(key, kind, WINDOWS[unit], float(value), scope)  # type: ignore[arg-type]
 
 

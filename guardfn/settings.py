@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from guardfn.errors import ConfigurationError, HardcodedKeyWarning
+from guardfn.errors import ConfigurationError, GuardError, HardcodedKeyWarning
 
 DEFAULT_MAX_TOKENS = 1024
 """``max_tokens`` sent when the decorator gives none: every request is bounded."""
@@ -38,6 +38,7 @@ class Settings(BaseSettings):
         arbitrary_types_allowed=True,
         validate_default=True,
         frozen=True,
+        allow_inf_nan=False,  # a NaN bound compares false with everything: it would switch a control off
     )
 
     # --- the call (issue: the guarded call) ------------------------------------------
@@ -117,8 +118,30 @@ class Settings(BaseSettings):
     @field_validator("api_key", mode="before")
     @classmethod
     def _wrap_key(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return SecretStr(value)
+        return secret_key(value)
+
+    @field_validator("limits")
+    @classmethod
+    def _check_limits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from guardfn.limits import parse_limits
+
+        parse_limits(value)  # raises ConfigurationError naming the bad limit
+        return value
+
+    @field_validator("store")
+    @classmethod
+    def _check_store(cls, value: str | None) -> str | None:
+        from guardfn.store import check_url
+
+        check_url(value)  # scheme, host, port, db, and the redis extra
+        return value
+
+    @field_validator("pricing")
+    @classmethod
+    def _check_pricing(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for model, prices in value.items():
+            if any(price < 0 for price in prices):
+                raise ValueError(f"the price of {model!r} must not be negative")
         return value
 
     @model_validator(mode="after")
@@ -146,6 +169,9 @@ def configure(**options: Any) -> None:
     global _generation
     reset = options.pop("reset", False)
     candidate = {} if reset else dict(_global_defaults)
+    if "api_key" in options:
+        warn_if_literal_key(options, stacklevel=3)
+        options["api_key"] = secret_key(options["api_key"])
     candidate.update(options)
     build_settings(candidate, {})  # validate before committing
     with _global_lock:
@@ -172,8 +198,45 @@ def build_settings(global_options: dict[str, Any], local_options: dict[str, Any]
         raise ConfigurationError(f"unknown option(s): {', '.join(unknown)}", hint="see the settings table in README.md")
     try:
         return Settings(**merged)
+    except GuardError:
+        raise  # a validator's own ConfigurationError, which names the option
     except Exception as exc:  # pydantic.ValidationError, without echoing input values
         raise ConfigurationError(_describe_validation_error(exc)) from None
+
+
+class ApiKey(SecretStr):
+    """A literal ``api_key=`` string: masked in every ``repr``, and never pickled.
+
+    Pickling settings (multiprocessing, caches) would write the key out; an unpickled
+    copy holds a :class:`WithheldKey` instead, which refuses to be used.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (WithheldKey, ())
+
+
+class WithheldKey(SecretStr):
+    """What an unpickled ``api_key`` becomes: using it raises :class:`ConfigurationError`."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def get_secret_value(self) -> str:
+        """Refuses: the key was not carried through pickling."""
+        raise ConfigurationError(
+            "api_key was given as a string and is never pickled",
+            stage="api_key",
+            hint="pass api_key=<callable> or set the provider's *_API_KEY variable in the receiving process",
+        )
+
+
+def secret_key(value: Any) -> Any:
+    """``api_key`` as kept from the moment it is received: a string becomes an :class:`ApiKey`."""
+    if isinstance(value, SecretStr) and not isinstance(value, ApiKey):
+        return value if isinstance(value, WithheldKey) else ApiKey(value.get_secret_value())
+    if isinstance(value, str):
+        return ApiKey(value)
+    return value
 
 
 def warn_if_literal_key(options: dict[str, Any], stacklevel: int = 3) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guardfn.errors import ConfigurationError, GuardError, ProviderAuthenticationError, ProviderError
-from guardfn.keys import env_var_for, key_source_for, mask, scrub
+from guardfn.keys import env_var_for, key_source_for, mask
 from guardfn.settings import Settings
 
 STAGE = "keys"
@@ -266,17 +266,17 @@ def _list_models(provider: str, key: str, settings: Settings) -> set[str]:
             return {model.id for model in client.models.list()}
     except sdk.APIStatusError as exc:
         status = exc.status_code
-        detail = scrub(_message(exc), [key])
+        from guardfn.providers.base import error_details
+
+        detail = error_details(exc).describe([key])
         if status in (401, 403):
             raise ProviderAuthenticationError(
-                f"{provider} refused the key {mask(key)} at {endpoint}: HTTP {status}: {detail}",
+                f"{provider} refused the key {mask(key)} at {endpoint}: {detail}",
                 stage=STAGE,
                 status_code=status,
                 hint="the key is wrong, revoked or lacks permission: rotate it in its source",
             ) from None
-        raise ProviderError(
-            f"{provider} model list failed at {endpoint}: HTTP {status}: {detail}", stage=STAGE, status_code=status
-        ) from None
+        raise ProviderError(f"{provider} model list failed at {endpoint}: {detail}", stage=STAGE, status_code=status) from None
     except sdk.APIError as exc:
         raise ProviderError(
             f"{provider} could not be reached at {endpoint}: {type(exc).__name__}",
@@ -286,10 +286,3 @@ def _list_models(provider: str, key: str, settings: Settings) -> set[str]:
         ) from None
 
 
-def _message(exc: BaseException) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return str(inner["message"])[:200]
-    return type(exc).__name__

@@ -116,12 +116,13 @@ async def test_no_pii_key_or_text_in_logs_metrics_audit_errors_or_content_log(
         attempt(fn(), USER, _prompt())
         attempt(fn(), USER, _prompt())  # rate limited
 
+        monkeypatch.setenv("GUARDFN_STORE", guardfn_memory_store + "-async")  # read when decorated
+
         @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, **common)
         async def answer_async(user_id: str, question: str) -> str:
             return question
 
         server.reply(f"{ANSWER_MARK} async", usage=(10, 2))
-        monkeypatch.setenv("GUARDFN_STORE", guardfn_memory_store + "-async")
         assert await answer_async(USER, _prompt()) is not None
 
     datagrams = statsd.collect()

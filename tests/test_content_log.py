@@ -103,9 +103,8 @@ async def test_async_call_is_logged_from_a_worker_thread(server, tmp_path, key):
 
 def test_without_a_key_the_function_refuses_to_build_and_sends_nothing(server, tmp_path, monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
-    answer = _fn(server, tmp_path / "cl")
     with pytest.raises(ConfigurationError, match=KEY_ENV):
-        answer("u-1", "hi")
+        _fn(server, tmp_path / "cl")  # refused when decorated
     assert server.requests == [] and not (tmp_path / "cl").exists()
 
 

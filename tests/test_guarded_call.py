@@ -421,8 +421,9 @@ def test_bad_json_from_provider_is_a_provider_error(server: FakeLLMServer) -> No
     def ask(q: str) -> str:
         return q
 
-    with pytest.raises(GuardError):
+    with pytest.raises(ProviderError) as info:
         ask("hi")
+    assert type(info.value) is ProviderError and info.value.retryable
 
 
 # --- user id and request id ---------------------------------------------------------------

@@ -87,13 +87,12 @@ def test_where_a_source_is_configured(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert source is not None and (source.ref, source.origin) == ("prod/anthropic/svc", "key_source")
 
 
-def test_a_malformed_key_source_fails_on_the_first_call_before_any_request() -> None:
+def test_a_malformed_key_source_fails_when_decorated_before_any_request() -> None:
     with FakeLLMServer() as server:
-
-        @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, key_source="aws-secretsmanager:{env}/x")
-        def ask(q: str) -> str:
-            return q
-
         with pytest.raises(ConfigurationError, match="GUARDFN_ENV"):
-            ask("hi")
+
+            @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, key_source="aws-secretsmanager:{env}/x")
+            def ask(q: str) -> str:
+                return q
+
         assert server.requests == []

@@ -170,9 +170,8 @@ def test_unreachable_store_fails_closed_or_allows_when_asked(server: FakeLLMServ
 
 
 def test_disabling_the_limits_stage_with_limits_set_is_refused(server: FakeLLMServer) -> None:
-    ask = _fn(server, limits={"requests_per_minute": 5}, store="memory://", disable=["limits"])
     with pytest.raises(ConfigurationError, match="limits"):
-        ask("u-1", "x")
+        _fn(server, limits={"requests_per_minute": 5}, store="memory://", disable=["limits"])
 
 
 async def test_async_calls_use_redis_asyncio(server: FakeLLMServer, redis_url: str, run_id: str, clock: Clock) -> None:

@@ -12,7 +12,7 @@ from _observability import DogStatsDListener, parse_line, total
 from hypothesis import given
 from hypothesis import strategies as st
 
-from guardfn import ConfigurationError, InjectionDetected, ProviderError, RateLimitExceeded, guarded_llm
+from guardfn import ConfigurationError, InjectionDetected, ProviderError, RateLimitExceeded, extras, guarded_llm
 from guardfn.observability import metrics
 from guardfn.observability.facts import hash_user_id
 from guardfn.testing import FakeLLMServer
@@ -229,11 +229,10 @@ def test_dd_dogstatsd_socket_sends_over_a_unix_datagram_socket(monkeypatch, serv
         sock.close()
 
 
-def test_metrics_datadog_without_the_package_is_refused_at_build(monkeypatch, server):
-    monkeypatch.setattr(metrics, "available", lambda: False)
-    answer = _fn(server)
-    with pytest.raises(ConfigurationError, match=r"guardfn\[datadog\]"):
-        answer("u-1", "hi")
+def test_metrics_datadog_without_the_package_is_refused_when_decorated(monkeypatch, server):
+    monkeypatch.setitem(extras.EXTRAS, "datadog", ("guardfn_no_such_module",))
+    with pytest.raises(ConfigurationError, match=r'pip install "guardfn\[datadog\]"'):
+        _fn(server)
     assert server.requests == []
 
 

@@ -289,9 +289,8 @@ def test_a_plugin_adds_its_own_rule(server: FakeLLMServer) -> None:
     [{"prohibted": ["x"]}, {"max_chars": 0}, {"html": "strip"}, {"allowed_domains": ["acme.com/x"]}],
 )
 def test_bad_output_rules_are_refused_before_any_request(server: FakeLLMServer, rules: dict[str, Any]) -> None:
-    answer = _guarded(server, output_rules=rules)
     with pytest.raises(ConfigurationError) as info:
-        answer("u-1", "q")
+        _guarded(server, output_rules=rules)
     assert info.value.stage == "output_rules"
     assert server.requests == []
 

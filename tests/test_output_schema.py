@@ -282,26 +282,26 @@ async def test_async_reask(server: FakeLLMServer, recorder: Recorder) -> None:
 
 
 def test_a_schema_pydantic_cannot_use_is_refused_before_any_request(server: FakeLLMServer) -> None:
-    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, schema=object())
-    def f(user_id: str) -> str:
-        return "x"
-
     with pytest.raises(ConfigurationError, match="schema"):
-        f("u-1")
+
+        @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, schema=object())
+        def f(user_id: str) -> str:
+            return "x"
+
     assert server.requests == []
 
 
 def test_schema_with_stream_is_refused(server: FakeLLMServer) -> None:
-    @guarded_llm(
-        model="gpt-4o-mini",
-        base_url=server.openai_base_url,
-        api_key=lambda: KEY,
-        schema=ProductRecommendation,
-        stream=True,
-    )
-    def f(user_id: str) -> str:
-        return "x"
-
     with pytest.raises(ConfigurationError, match="stream"):
-        f("u-1")
+
+        @guarded_llm(
+            model="gpt-4o-mini",
+            base_url=server.openai_base_url,
+            api_key=lambda: KEY,
+            schema=ProductRecommendation,
+            stream=True,
+        )
+        def f(user_id: str) -> str:
+            return "x"
+
     assert server.requests == []

@@ -233,13 +233,12 @@ def test_nothing_pii_related_is_logged(server: FakeLLMServer, caplog: pytest.Log
 
 def test_unknown_entities_and_bad_patterns_are_configuration_errors(server: FakeLLMServer) -> None:
     for options in ({"pii_entities": ["EMAIL_ADDRESS", "SHOE_SIZE"]}, {"pii_allow_patterns": ["(unclosed"]}):
+        with pytest.raises(ConfigurationError) as info:  # refused when decorated
 
-        @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, pii="redact", **options)
-        def ask(user_id: str, q: str) -> str:
-            return q
+            @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, pii="redact", **options)
+            def ask(user_id: str, q: str) -> str:
+                return q
 
-        with pytest.raises(ConfigurationError) as info:
-            ask("u-1", "hello")
         assert info.value.stage == "pii"
     assert server.requests == []
 

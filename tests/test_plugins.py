@@ -54,12 +54,12 @@ def test_an_added_stage_refuses_before_any_request_and_can_be_disabled(server: F
 
 
 def test_disable_names_must_exist() -> None:
-    @guarded_llm(model="gpt-4o-mini", disable=["no_such_stage"])
-    def ask(q: str) -> str:
-        return q
-
     with pytest.raises(ConfigurationError, match="no_such_stage"):
-        ask("x")
+
+        @guarded_llm(model="gpt-4o-mini", disable=["no_such_stage"])
+        def ask(q: str) -> str:
+            return q
+
 
 
 def test_a_plugin_under_a_builtin_name_replaces_it(server: FakeLLMServer) -> None:
@@ -232,11 +232,11 @@ def test_import_guardfn_stays_light() -> None:
 
 
 def test_a_switched_on_control_whose_stage_is_disabled_is_refused(server: FakeLLMServer) -> None:
-    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY,
-                 pii="redact", disable=["pii"])
-    def ask(q: str) -> str:
-        return q
-
     with pytest.raises(ConfigurationError, match="pii"):
-        ask("mail ann@example.com")
+
+        @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY,
+                     pii="redact", disable=["pii"])
+        def ask(q: str) -> str:
+            return q
+
     assert server.requests == []

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from guardfn import extras
 from guardfn.errors import ConfigurationError
 
 KEY_ENV = "GUARDFN_CONTENT_LOG_KEY"
@@ -69,14 +70,9 @@ def load_cipher(keys: str | None = None) -> Any:
             stage="content_log",
             hint="set it to a Fernet key from guardfn.observability.content_log.generate_key()",
         )
-    try:
-        from cryptography.fernet import Fernet, MultiFernet
-    except ImportError:
-        raise ConfigurationError(
-            "content_log needs the cryptography package",
-            stage="content_log",
-            hint="pip install 'guardfn[content-log]'",
-        ) from None
+    extras.require("content-log", "content_log", "content_log")
+    from cryptography.fernet import Fernet, MultiFernet
+
     ciphers = []
     for index, part in enumerate(p.strip() for p in raw.split(",")):
         if not part:

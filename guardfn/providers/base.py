@@ -10,17 +10,21 @@ import asyncio
 import contextlib
 import email.utils
 import hashlib
+import json
 import os
 import random
+import re
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Any, NamedTuple, TypeVar, cast
 
 from guardfn.call import Call, Response, StreamResponse
 from guardfn.errors import ProviderAuthenticationError, ProviderError
 from guardfn.keys import scrub
 from guardfn.loops import loop_bound
+from guardfn.providers import sdk_logs
+from guardfn.scrub import scrub_untrusted
 from guardfn.settings import Settings
 
 T = TypeVar("T")
@@ -37,6 +41,7 @@ def cached_client(provider: str, settings: Settings, api_key: str, is_async: boo
     async client belongs to the running event loop and is closed when that loop shuts
     down (:mod:`guardfn.loops`), so ``asyncio.run`` per request leaks no client or socket.
     """
+    sdk_logs.install()
     digest = _key_digest(api_key)
     base_url = settings.base_url or os.environ.get(f"{provider.upper()}_BASE_URL")
     key: tuple[Any, ...] = (provider, is_async, base_url, settings.timeout, digest)
@@ -95,13 +100,17 @@ def status_of(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
+BAD_BODY: tuple[type[BaseException], ...] = (json.JSONDecodeError,)
+"""What the SDKs let through when a 200 response's body is not JSON: a provider failure,
+retried like a 5xx (a proxy or load balancer answering with an HTML page)."""
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Timeouts, connection errors, 408/409/429/5xx are worth retrying."""
+    """Timeouts, connection errors, 408/409/429/5xx and unreadable bodies are worth retrying."""
     status = status_of(exc)
     if status is not None:
         return status in RETRYABLE_STATUS
-    name = type(exc).__name__
-    return name in {"APITimeoutError", "APIConnectionError"}
+    return isinstance(exc, BAD_BODY) or type(exc).__name__ in {"APITimeoutError", "APIConnectionError"}
 
 
 def backoff_delay(settings: Settings, retry: int, exc: BaseException) -> float | None:
@@ -117,27 +126,73 @@ def backoff_delay(settings: Settings, retry: int, exc: BaseException) -> float |
     return base * random.uniform(0.5, 1.0)
 
 
+class ErrorDetails(NamedTuple):
+    """What a provider said about a failure: status, its error type and code, the parameter
+    it blames, and its message (raw: may quote prompt text, never log it unscrubbed)."""
+
+    status: int | None
+    error_type: str | None
+    code: str | None
+    param: str | None
+    message: str
+
+    def describe(self, known_keys: Iterable[str] = ()) -> str:
+        """``HTTP 400 invalid_request_error (code x, param y): <scrubbed message>``, safe to log."""
+        what = f"HTTP {self.status}" if self.status is not None else "no HTTP status"
+        labels = [f"code {self.code}"] if self.code else []
+        if self.param:
+            labels.append(f"param {self.param}")
+        head = " ".join(p for p in (what, self.error_type) if p) + (f" ({', '.join(labels)})" if labels else "")
+        detail = scrub_untrusted(self.message, known_keys) if self.message else ""
+        return f"{head}: {detail}" if detail else head
+
+
+def _short(value: Any) -> str | None:
+    """A provider's type / code / param value if it is a short plain token, else ``None``."""
+    if isinstance(value, (str, int)) and re.fullmatch(r"[\w.\-\[\]]{1,64}", str(value)):
+        return str(value)
+    return None
+
+
+def error_details(exc: BaseException) -> ErrorDetails:
+    """The :class:`ErrorDetails` of an SDK error (OpenAI's and Anthropic's error bodies)."""
+    if isinstance(exc, BAD_BODY):
+        return ErrorDetails(None, "invalid_response_body", None, None, "the response body is not valid JSON")
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(inner, dict):
+        message = inner.get("message")
+        return ErrorDetails(
+            status_of(exc),
+            _short(inner.get("type")),
+            _short(inner.get("code")),
+            _short(inner.get("param")),
+            message if isinstance(message, str) else "",
+        )
+    return ErrorDetails(status_of(exc), type(exc).__name__, None, None, str(exc))
+
+
 def wrap_error(provider: str, exc: BaseException, api_key: str, call: Call) -> ProviderError:
-    """A :class:`ProviderError` naming the provider and status, with keys scrubbed."""
-    status = status_of(exc)
-    detail = scrub(_sdk_message(exc), [api_key])
+    """A :class:`ProviderError` naming the provider, status, error type and code; the provider's
+    message scrubbed in ``.reason`` and kept raw only in ``.provider_message``."""
+    details = error_details(exc)
     retries = f" after {call.retries} retr{'y' if call.retries == 1 else 'ies'}" if call.retries else ""
-    what = f"HTTP {status}" if status is not None else type(exc).__name__
-    reason = f"{provider} request failed{retries}: {what}: {detail}"
-    cls = ProviderAuthenticationError if status in (401, 403) else ProviderError
+    reason = f"{provider} request failed{retries}: {details.describe([api_key])}"
+    cls = ProviderAuthenticationError if details.status in (401, 403) else ProviderError
     hint = "check the API key and its permissions" if cls is ProviderAuthenticationError else None
-    err = cls(reason, stage=provider, status_code=status, retryable=is_transient(exc), hint=hint)
+    err = cls(
+        reason,
+        stage=provider,
+        status_code=details.status,
+        retryable=is_transient(exc),
+        hint=hint,
+        error_type=details.error_type,
+        error_code=details.code,
+        param=details.param,
+        provider_message=scrub(details.message, [api_key]) or None,  # keys never, even here
+    )
     err.retry_after = retry_after_seconds(exc)  # type: ignore[attr-defined]
     return err
-
-
-def _sdk_message(exc: BaseException) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return str(inner["message"])[:300]
-    return (str(exc) or type(exc).__name__)[:300]
 
 
 @contextlib.contextmanager
@@ -145,7 +200,7 @@ def stream_errors(provider: str, call: Call, api_key: str, sdk_error: type[BaseE
     """Turn an SDK error raised while a stream is read into a scrubbed :class:`ProviderError`."""
     try:
         yield
-    except sdk_error as exc:
+    except (sdk_error, *BAD_BODY) as exc:
         raise wrap_error(provider, exc, api_key, call) from None
 
 
@@ -156,7 +211,8 @@ def with_retries(
     settings = call.settings
     while True:
         try:
-            return send()
+            with sdk_logs.withheld():
+                return send()
         except sdk_errors as exc:
             delay = backoff_delay(settings, call.retries, exc) if is_transient(exc) else None
             if delay is None or call.retries >= settings.retries:
@@ -176,7 +232,8 @@ async def with_retries_async(
     settings = call.settings
     while True:
         try:
-            return await send()
+            with sdk_logs.withheld():
+                return await send()
         except sdk_errors as exc:
             delay = backoff_delay(settings, call.retries, exc) if is_transient(exc) else None
             if delay is None or call.retries >= settings.retries:
@@ -188,6 +245,31 @@ async def with_retries_async(
 Absorb = Callable[[Any, StreamResponse], "str | None"]
 
 
+def _events(raw: Any) -> Iterator[Any]:
+    """The SDK stream's events, each read with its log content withheld (never across a yield,
+    so the caller's own logging between chunks is untouched)."""
+    events = iter(raw)
+    while True:
+        with sdk_logs.withheld():
+            try:
+                event = next(events)
+            except StopIteration:
+                return
+        yield event
+
+
+async def _aevents(raw: Any) -> AsyncIterator[Any]:
+    """The async twin of :func:`_events`."""
+    events = raw.__aiter__()
+    while True:
+        with sdk_logs.withheld():
+            try:
+                event = await events.__anext__()
+            except StopAsyncIteration:
+                return
+        yield event
+
+
 def _stream(
     name: str, raw: Any, call: Call, api_key: str, absorb: Absorb, sdk_error: type[BaseException]
 ) -> StreamResponse:
@@ -195,7 +277,7 @@ def _stream(
 
     def chunks() -> Iterator[str]:
         with stream_errors(name, call, api_key, sdk_error):
-            for event in raw:
+            for event in _events(raw):
                 text = absorb(event, out)
                 if text:
                     yield text
@@ -211,7 +293,7 @@ def _astream(
 
     async def chunks() -> AsyncIterator[str]:
         with stream_errors(name, call, api_key, sdk_error):
-            async for event in raw:
+            async for event in _aevents(raw):
                 text = absorb(event, out)
                 if text:
                     yield text
@@ -241,10 +323,10 @@ def send_request(
             raw = await create()
             return _astream(name, raw, call, api_key, absorb, sdk_error) if call.stream else to_response(raw)
 
-        return with_retries_async(name, call, api_key, send_async, (sdk_error,))
+        return with_retries_async(name, call, api_key, send_async, (sdk_error, *BAD_BODY))
 
     def send() -> Any:
         raw = create()
         return _stream(name, raw, call, api_key, absorb, sdk_error) if call.stream else to_response(raw)
 
-    return with_retries(name, call, api_key, send, (sdk_error,))
+    return with_retries(name, call, api_key, send, (sdk_error, *BAD_BODY))

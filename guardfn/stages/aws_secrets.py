@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from guardfn import extras
 from guardfn.call import Call
 from guardfn.errors import ConfigurationError
 from guardfn.hookspecs import hookimpl
@@ -278,9 +278,4 @@ def _install_log_filter() -> None:
 
 
 def _require_boto3() -> None:
-    if importlib.util.find_spec("boto3") is None:
-        raise ConfigurationError(
-            f"a {SCHEME} key source needs boto3, which is not installed",
-            stage=NAME,
-            hint="pip install 'guardfn[aws]'",
-        )
+    extras.require("aws", f"a {SCHEME} key source", NAME)

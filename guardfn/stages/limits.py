@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from guardfn.call import Call, Finding, Response, StreamResponse
-from guardfn.errors import BudgetExceeded, ConfigurationError, RateLimitExceeded, StoreUnavailable
+from guardfn.errors import BudgetExceeded, RateLimitExceeded, StoreUnavailable
 from guardfn.hookspecs import hookimpl
 from guardfn.limits import LimitSpec, counter_key, parse_limits, subject
 from guardfn.pricing import price_for
@@ -39,7 +39,6 @@ from guardfn.store import Claim, Denied, Store, open_store
 from guardfn.tokens import count_text, count_tokens
 
 NAME = "limits"
-STORE_SCHEMES = ("memory", "diskcache", "redis", "rediss")
 clock: Callable[[], float] = time.time
 """The time source (seconds since the epoch); tests replace it to step across windows."""
 
@@ -77,17 +76,12 @@ def specs_for(settings: Settings) -> tuple[LimitSpec, ...]:
 
 @hookimpl
 def guardfn_configure(settings: Settings) -> None:
-    """Runs when settings are built: refuses unknown limits and store schemes before any call.
+    """Runs when settings are built (limits and the store URL are already validated then).
 
-    With a token or USD budget it also loads the offline tokenizer in a background
-    thread, so the first call does not pay for it.
+    With a token or USD budget it loads the offline tokenizer in a background thread, so
+    the first call does not pay for it.
     """
-    specs = parse_limits(settings.limits)
-    scheme = (settings.store or "diskcache:").split(":", 1)[0]
-    if scheme not in STORE_SCHEMES:
-        raise ConfigurationError(
-            f"unknown store URL scheme {scheme!r}", stage=NAME, hint="use memory://, diskcache:///path or redis://"
-        )
+    specs = specs_for(settings)
     if any(spec.kind != "requests" for spec in specs):
         threading.Thread(target=count_text, args=("warm up", "gpt-4o"), daemon=True).start()
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from guardfn import extras
 from guardfn.call import Call
-from guardfn.errors import ConfigurationError
 from guardfn.hookspecs import hookimpl
 from guardfn.observability import metrics
 from guardfn.observability.facts import facts_of
@@ -21,10 +21,8 @@ NAME = "metrics"
 @hookimpl
 def guardfn_configure(settings: Settings) -> None:
     """Runs when settings are built: refuses ``metrics="datadog"`` without the ``datadog`` package."""
-    if settings.metrics == "datadog" and not metrics.available():
-        raise ConfigurationError(
-            "metrics='datadog' needs the datadog package", stage=NAME, hint="pip install 'guardfn[datadog]'"
-        )
+    if settings.metrics == "datadog":
+        extras.require("datadog", "metrics='datadog'", NAME)
 
 
 @hookimpl

@@ -170,6 +170,43 @@ def open_store(url: str | None) -> Store:
     return store
 
 
+STORE_SCHEMES = ("memory", "diskcache", "redis", "rediss")
+_SCHEME_HINT = "use memory://, diskcache:///path or redis://host:port/db"
+
+
+def check_url(url: str | None) -> None:
+    """Validate a store URL without connecting: its scheme, and for Redis the host, port and db.
+
+    Raises :class:`~guardfn.errors.ConfigurationError` (the URL shown without its password)
+    when it cannot work, and when ``redis://`` is asked for without the ``redis`` extra.
+    """
+    if not url or url.rstrip("/") == "diskcache:":
+        return
+    shown = redacted_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ConfigurationError(
+            f"store URL {shown!r} has an invalid port", stage="limits", hint=_SCHEME_HINT
+        ) from None
+    scheme = parts.scheme
+    if scheme not in STORE_SCHEMES:
+        raise ConfigurationError(f"unknown store URL scheme {scheme!r}", stage="limits", hint=_SCHEME_HINT)
+    if scheme not in ("redis", "rediss"):
+        return
+    if port == 0:
+        raise ConfigurationError(f"store URL {shown!r} has port 0", stage="limits", hint=_SCHEME_HINT)
+    db = parts.path.strip("/")
+    if db and not db.isdigit():
+        raise ConfigurationError(
+            f"store URL {shown!r} names database {db!r}, not a number", stage="limits", hint=_SCHEME_HINT
+        )
+    from guardfn import extras
+
+    extras.require("redis", "a redis:// store", "limits")
+
+
 def _create(url: str) -> Store:
     scheme = urlsplit(url).scheme
     if scheme == "memory":
@@ -181,9 +218,8 @@ def _create(url: str) -> Store:
 
         return DiskStore(url)
     if scheme in ("redis", "rediss"):
+        check_url(url)
         from guardfn.store.redis import RedisStore
 
         return RedisStore(url)
-    raise ConfigurationError(
-        f"unknown store URL scheme {scheme!r}", stage="limits", hint="use memory://, diskcache:///path or redis://"
-    )
+    raise ConfigurationError(f"unknown store URL scheme {scheme!r}", stage="limits", hint=_SCHEME_HINT)
