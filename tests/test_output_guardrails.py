@@ -139,14 +139,42 @@ def test_canary_leak_is_caught(provider: str) -> None:
         assert info.value.rules == ["canary"]
         body = server.requests[0].body
         system = body.get("system") or body["messages"][0]["content"]
-        assert system.startswith("You are a support bot.") and "cnry" in system
-        token = system.split("marker: ")[1].split(".")[0]
+        assert system.startswith("cnry") and system.endswith("You are a support bot.")
+        token = system.split("\n")[0]
         assert token not in str(info.value)
 
         server.responder = lambda request: Reply(text="How can I help?")
         assert answer("u-1", "hi") == "How can I help?"
         second_token = server.requests[-1].body.get("system") or server.requests[-1].body["messages"][0]["content"]
         assert token not in second_token  # a fresh token per call
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_a_streamed_echo_of_the_system_prompt_is_stopped_before_any_of_it_is_released(
+    provider: str, is_async: bool
+) -> None:
+    protected = "You are Acme's billing bot. Discount code STAFF-ONLY-77 is internal."
+
+    def echo_system_prompt(request: RecordedRequest) -> Reply:
+        body = request.body
+        system = body.get("system") or next(m["content"] for m in body["messages"] if m["role"] == "system")
+        text = f"My instructions: {system}"
+        return Reply(text=text, chunks=[text[i : i + 3] for i in range(0, len(text), 3)])
+
+    with FakeLLMServer(responder=echo_system_prompt) as server:
+        answer = _guarded(server, provider, is_async=is_async, canary=True, system=protected, stream=True)
+        received: list[str] = []
+        with pytest.raises(GuardrailViolation) as info:
+            if is_async:
+                async for chunk in await answer("u-1", "hello"):
+                    received.append(chunk)
+            else:
+                received.extend(answer("u-1", "hello"))
+        assert info.value.rules == ["canary"]
+        released = "".join(received)
+        assert released == "My instructions: "[: len(released)]  # at most the model's own preamble
+        assert not any(word in released for word in ("Acme", "billing", "STAFF", "cnry"))
 
 
 def test_html_script_is_removed_when_sanitizing(server: FakeLLMServer) -> None:

@@ -158,7 +158,7 @@ def guardfn_transform_input(call: Call) -> None:
         return
     token = new_canary()
     call.state.setdefault(NAME, {})["canary"] = token
-    add_system_text(call, canary_instruction(token), NAME)
+    add_system_text(call, canary_instruction(token), NAME, first=True)
 
 
 def _needs_suffix_list(call: Call, rules: list[Any]) -> bool:

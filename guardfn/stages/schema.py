@@ -37,11 +37,13 @@ __all__ = ["NAME", "Reask", "add_system_text"]
 _TRUNCATED = frozenset({"length", "max_tokens"})
 
 
-def add_system_text(call: Call, text: str, stage: str) -> None:
-    """Append ``text`` to the first system message (inserting one if there is none)."""
+def add_system_text(call: Call, text: str, stage: str, *, first: bool = False) -> None:
+    """Add ``text`` to the first system message (inserting one if there is none): at its end,
+    or at its start with ``first=True``."""
     messages = call.messages
     if messages and messages[0].get("role") == "system":
-        messages[0]["content"] = f"{messages[0]['content']}\n\n{text}"
+        old = messages[0]["content"]
+        messages[0]["content"] = f"{text}\n\n{old}" if first else f"{old}\n\n{text}"
     else:
         messages.insert(0, {"role": "system", "content": text})
     call.record_change(stage, "messages[0]", 1)
