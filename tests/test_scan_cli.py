@@ -84,3 +84,17 @@ def test_it_runs_plugins_through_the_pipeline() -> None:
     guardfn.register(Codeword(), name="codeword")
     code, out = run("--json", "Start the pineapple protocol")
     assert code == 1 and json.loads(out)["rules"] == ["acme.codeword"]
+
+
+def test_a_file_that_is_a_device_a_fifo_or_too_large_is_refused_with_exit_status_2(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "pipe")
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 400)
+    for name, reason in (("zero", "not a regular file"), ("pipe", "not a regular file"), ("big.txt", "larger than")):
+        code, out = run("--max-size", "1KiB", "--file", str(tmp_path / name))
+        assert code == 2 and reason in out
+    code, _ = run("--max-size", "1MiB", "--file", str(big))
+    assert code == 0

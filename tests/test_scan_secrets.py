@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import string
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -131,14 +133,61 @@ def test_directories_are_walked_skipping_vcs_venvs_env_files_and_binaries(tmp_pa
     assert explicit.stdout.splitlines() == [f"{tmp_path / '.env'}:1: openai ****{OPENAI[-4:]}"]
 
 
+@pytest.mark.timeout(30)
+def test_devices_fifos_and_broken_links_are_skipped_and_reported_and_the_scan_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "zero").symlink_to("/dev/zero")  # would feed endless bytes
+    os.mkfifo(tmp_path / "pipe")  # would block forever on open
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    (tmp_path / "loop_a").symlink_to(tmp_path / "loop_b")
+    (tmp_path / "loop_b").symlink_to(tmp_path / "loop_a")
+    (tmp_path / "big.txt").write_text("x" * 2048 + f' KEY = "{OPENAI}"\n')
+    (tmp_path / "blob.bin").write_bytes(b"\0\1" + OPENAI.encode())
+    (tmp_path / "app.py").write_text(f'KEY = "{AWS_ID}"\n')
+    result = scan("--max-size", "1KiB", "--json", str(tmp_path))
+    assert result.exit_code == 1  # the secret in app.py is still found
+    report = json.loads(result.stdout)
+    assert [h["path"] for h in report["findings"]] == [str(tmp_path / "app.py")]
+    reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    assert reasons == {
+        "zero": "not a regular file (a device, FIFO or socket)",
+        "pipe": "not a regular file (a device, FIFO or socket)",
+        "dangling": "broken symlink",
+        "loop_a": "symlink loop",
+        "loop_b": "symlink loop",
+        "big.txt": "larger than 1024 bytes",
+        "blob.bin": "binary (holds a NUL byte)",
+    }
+    assert "7 file(s) not scanned" in result.stderr
+    raised = scan("--max-size", "1MiB", str(tmp_path / "big.txt"))  # --max-size raises the bound
+    assert raised.exit_code == 1 and f"****{OPENAI[-4:]}" in raised.stdout
+
+
+def test_a_file_that_fails_to_read_is_an_io_error_with_exit_status_2(tmp_path: Path) -> None:
+    mem = Path("/proc/self/mem")  # a regular file whose first page cannot be read (EIO), even as root
+    if not mem.exists():
+        pytest.skip("needs Linux /proc")
+    (tmp_path / "failing.py").symlink_to(mem)
+    (tmp_path / "ok.py").write_text("x = 1\n")
+    result = scan(str(tmp_path))
+    assert result.exit_code == 2
+    assert "failing.py: cannot be read (OSError)" in result.stderr and "1 file(s) not scanned" in result.stderr
+
+
+def test_help_states_the_exit_codes() -> None:
+    result = scan("--help")
+    flat = " ".join(result.output.split())
+    assert "Exit status: 0 no secret found, 1 secrets found, 2 a usage error or a file that could not be read" in flat
+
+
 def test_kind_filter_and_json_output(tmp_path: Path) -> None:
     f = tmp_path / "mixed.py"
     f.write_text(f'a = "{OPENAI}"\nb = "{AWS_ID}"\n')
     result = scan("--kind", "aws_access_key", "--json", str(f))
     assert result.exit_code == 1
-    assert json.loads(result.stdout) == [
-        {"path": str(f), "location": "2", "kind": "aws_access_key", "masked": f"****{AWS_ID[-4:]}"}
-    ]
+    assert json.loads(result.stdout) == {
+        "findings": [{"path": str(f), "location": "2", "kind": "aws_access_key", "masked": f"****{AWS_ID[-4:]}"}],
+        "skipped": [],
+    }
     bad = scan("--kind", "nope", str(f))
     assert bad.exit_code == 2 and "unknown kind(s) nope" in bad.output
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
+
+from guardfn.commands.files import DEFAULT_MAX_BYTES, ByteSize, Skipped, read_regular
 
 
 def _parse_option(raw: str) -> tuple[str, Any]:
@@ -28,9 +31,16 @@ def _parse_option(raw: str) -> tuple[str, Any]:
     return key.strip().replace("-", "_"), parsed
 
 
-@click.command("scan")
+@click.command("scan", epilog="Exit status: 0 the text would pass, 1 it would be refused, 2 a usage or configuration error.")
 @click.argument("text", required=False)
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), help="Scan the contents of a file.")
+@click.option(
+    "--max-size",
+    type=ByteSize(),
+    default=DEFAULT_MAX_BYTES,
+    show_default="5MiB",
+    help="Refuse a --file larger than this.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--model", default=None, help="Model the prompt is for (decides the provider; default from settings).")
 @click.option("--system", default=None, help="A system prompt to put before the text (trusted, not screened).")
@@ -43,7 +53,13 @@ def _parse_option(raw: str) -> tuple[str, Any]:
     help="Any guarded_llm setting, e.g. -o injection_block_at=high -o secrets=block -o max_input_chars=4000.",
 )
 def scan(
-    text: str | None, path: str | None, as_json: bool, model: str | None, system: str | None, options: tuple[str, ...]
+    text: str | None,
+    path: str | None,
+    max_size: int,
+    as_json: bool,
+    model: str | None,
+    system: str | None,
+    options: tuple[str, ...],
 ) -> None:
     """Screen TEXT (or stdin with '-' or no argument, or --file) with the input stages.
 
@@ -60,8 +76,10 @@ def scan(
     if path is not None and text is not None:
         raise click.UsageError("give TEXT or --file, not both")
     if path is not None:
-        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-            source = fh.read()
+        data = read_regular(Path(path), max_size)
+        if isinstance(data, Skipped):
+            raise click.UsageError(f"cannot scan {path}: {data.reason}")
+        source = data.decode("utf-8", errors="surrogateescape")
     elif text is None or text == "-":
         source = sys.stdin.read()
     else:

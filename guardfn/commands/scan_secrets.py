@@ -8,10 +8,14 @@ prints one line per secret, ``file:line: kind ****abcd``, the key masked to a
 ``notebook.ipynb:cell_3:output_1:2`` (line 2 of that cell's first output).
 
 A directory is walked recursively, skipping VCS, virtualenv, cache and build
-directories, ``.env`` files (the sanctioned place for keys; name one explicitly to scan
-it), binary files and files over 5 MB. A line carrying ``pragma: allowlist secret`` or
-``guardfn: ignore-secret`` is not reported. Exit status 1 when any secret is found, 0
-when none, 2 on a usage error: ready for pre-commit (see ``.pre-commit-hooks.yaml``).
+directories and ``.env`` files (the sanctioned place for keys; name one explicitly to scan
+it). Only regular files are read (:mod:`guardfn.commands.files`): links to devices or
+FIFOs, broken links, binary files (a NUL byte) and files over ``--max-size`` (5 MiB) are
+skipped, and the summary on stderr says how many and why (``--json`` lists them). A line
+carrying ``pragma: allowlist secret`` or ``guardfn: ignore-secret`` is not reported.
+
+Exit status: 0 no secret found, 1 secrets found, 2 a usage error or a file that could not
+be read (permissions, I/O); ready for pre-commit (see ``.pre-commit-hooks.yaml``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import bisect
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +32,8 @@ from typing import Any
 
 import click
 
-MAX_BYTES = 5 * 1024 * 1024
+from guardfn.commands.files import DEFAULT_MAX_BYTES, ByteSize, Skipped, read_regular
+
 SKIP_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", ".env", "node_modules", "__pycache__",
@@ -70,16 +76,11 @@ def scan_text(text: str, scanner: Any, prefix: str = "") -> Iterator[tuple[str, 
         yield f"{prefix}{line + 1}", match.kind, mask(text[match.start : match.end])
 
 
-def scan_file(path: Path, scanner: Any) -> list[Hit]:
-    """The secrets in one file (a notebook cell by cell); ``[]`` for binary or huge files."""
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            return []
-        data = path.read_bytes()
-    except OSError as exc:
-        raise click.FileError(str(path), hint=type(exc).__name__) from None
-    if b"\0" in data[:8192]:
-        return []
+def scan_file(path: Path, scanner: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Hit] | Skipped:
+    """The secrets in one file (a notebook cell by cell), or why it was not scanned."""
+    data = read_regular(path, max_bytes)
+    if isinstance(data, Skipped):
+        return data
     text = data.decode("utf-8", errors="replace")
     name = str(path)
     if path.suffix == ".ipynb":
@@ -144,7 +145,10 @@ def _skipped_dir(path: Path) -> bool:
     return path.name in SKIP_DIRS or path.name.endswith(".egg-info") or (path / "pyvenv.cfg").exists()
 
 
-@click.command("scan-secrets")
+EXIT_HELP = "Exit status: 0 no secret found, 1 secrets found, 2 a usage error or a file that could not be read."
+
+
+@click.command("scan-secrets", epilog=EXIT_HELP)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
     "--kind",
@@ -153,11 +157,19 @@ def _skipped_dir(path: Path) -> bool:
     metavar="KIND",
     help="Report only these kinds (repeatable), e.g. --kind openai --kind anthropic.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of findings.")
-def scan_secrets(paths: tuple[str, ...], kinds: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--max-size",
+    type=ByteSize(),
+    default=DEFAULT_MAX_BYTES,
+    show_default="5MiB",
+    help="Skip files larger than this (e.g. 20MiB).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object: findings and skipped files.")
+def scan_secrets(paths: tuple[str, ...], kinds: tuple[str, ...], max_size: int, as_json: bool) -> None:
     """Find hardcoded API keys and credentials in PATHS (files, directories, notebooks).
 
-    Prints file:line, the kind and the masked key for each; exit status 1 when any is found.
+    Prints file:line, the kind and the masked key for each, then a summary (with the
+    files skipped and why) on stderr.
     """
     from guardfn.errors import GuardError
     from guardfn.stages.secrets import scanner as secret_scanner
@@ -172,20 +184,42 @@ def scan_secrets(paths: tuple[str, ...], kinds: tuple[str, ...], as_json: bool) 
             f"unknown kind(s) {', '.join(unknown)}; known: {', '.join(scanner.kinds)}", param_hint="--kind"
         )
     hits: list[Hit] = []
+    skipped: list[Skipped] = []
     scanned = 0
     for path in iter_files(paths):
+        result = scan_file(path, scanner, max_size)
+        if isinstance(result, Skipped):
+            skipped.append(result)
+            continue
         scanned += 1
-        hits.extend(h for h in scan_file(path, scanner) if not kinds or h.kind in kinds)
+        hits.extend(h for h in result if not kinds or h.kind in kinds)
     if as_json:
-        click.echo(json.dumps([asdict(hit) for hit in hits], indent=2))
+        click.echo(
+            json.dumps({"findings": [asdict(hit) for hit in hits], "skipped": [asdict(s) for s in skipped]}, indent=2)
+        )
     else:
         for hit in hits:
             click.echo(str(hit))
+    _summarize(hits, skipped, scanned)
+    if hits:
+        sys.exit(1)
+    if any(s.error for s in skipped):
+        sys.exit(2)
+
+
+def _summarize(hits: list[Hit], skipped: list[Skipped], scanned: int) -> None:
+    """The summary on stderr: secrets found, then the files skipped, by reason."""
     if hits:
         files = len({hit.path for hit in hits})
         click.echo(
-            f"guardfn scan-secrets: {len(hits)} secret(s) in {files} of {scanned} file(s); "
+            f"guardfn scan-secrets: {len(hits)} secret(s) in {files} of {scanned} file(s) scanned; "
             "move them to the environment or a secret manager (and rotate them)",
             err=True,
         )
-        sys.exit(1)
+    if skipped:
+        reasons = Counter(s.reason for s in skipped)
+        summary = "; ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+        click.echo(f"guardfn scan-secrets: {len(skipped)} file(s) not scanned: {summary}", err=True)
+        for s in skipped:
+            if s.error:
+                click.echo(f"  {s.path}: {s.reason}", err=True)
