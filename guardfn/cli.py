@@ -25,7 +25,7 @@ class LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=LazyGroup)
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="guardfn")
 def main() -> None:
     """guardfn: guarded calls to hosted LLMs."""

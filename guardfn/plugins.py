@@ -10,6 +10,7 @@ by name. Plugins see unredacted prompts, so what loaded is logged once.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
@@ -39,6 +40,8 @@ class PluginInfo:
     source: str  # "builtin" | "entrypoint" | "explicit"
     distribution: str | None = None
     version: str | None = None
+    disabled: bool = False
+    """Installed but switched off everywhere by ``GUARDFN_DISABLE_PLUGINS`` (not registered)."""
 
 
 _lock = threading.RLock()
@@ -76,7 +79,10 @@ def _build() -> pluggy.PluginManager:
         _sources[name] = PluginInfo(name, _hook_names(pm, module), "builtin")
     _load_entry_points(pm)
     for name in _split_env("GUARDFN_DISABLE_PLUGINS") or []:
+        info = _sources.get(name)
         _unregister(pm, name)
+        if info is not None:
+            _sources[name] = dataclasses.replace(info, disabled=True)
     pm.check_pending()
     _log_loaded(pm)
     return pm
@@ -120,11 +126,14 @@ def _hook_names(pm: pluggy.PluginManager, plugin: Any) -> tuple[str, ...]:
 
 
 def _log_loaded(pm: pluggy.PluginManager) -> None:
-    external = [info.name for info in _sources.values() if info.source != "builtin"]
+    active = [info for info in _sources.values() if not info.disabled]
+    external = [info.name for info in active if info.source != "builtin"]
+    disabled = [info.name for info in _sources.values() if info.disabled]
     log.info(
-        "guardfn plugins loaded: %d built-in, external: %s",
-        sum(1 for info in _sources.values() if info.source == "builtin"),
+        "guardfn plugins loaded: %d built-in, external: %s; disabled: %s",
+        sum(1 for info in active if info.source == "builtin"),
         ", ".join(sorted(external)) or "none",
+        ", ".join(sorted(disabled)) or "none",
     )
 
 
@@ -174,7 +183,8 @@ def generation() -> int:
 
 
 def plugin_infos() -> list[PluginInfo]:
-    """Every registered plugin, built-ins first, in registration order."""
+    """Every registered plugin, built-ins first, in registration order, and those disabled
+    by ``GUARDFN_DISABLE_PLUGINS`` (``disabled=True``)."""
     get_plugin_manager()
     return list(_sources.values())
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _demo_records() -> list[dict]:
     result = CliRunner().invoke(cli, ["demo", "--json"])
     assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
 def test_demo_runs_every_scenario_against_the_fake_provider() -> None:
@@ -30,6 +30,17 @@ def test_demo_runs_every_scenario_against_the_fake_provider() -> None:
     sent = " ".join(pii["sent_to_provider"])
     assert "ann@example.com" not in sent and "4111 1111 1111 1111" not in sent
     assert "ann@example.com" in pii["answer"]  # pseudonymized, then restored in the answer
+
+
+def test_demo_without_presidio_says_on_screen_that_pii_is_sent_unredacted(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from guardfn import extras
+
+    monkeypatch.setitem(extras.EXTRAS, "pii", ("guardfn_no_such_module",))
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "PII redaction is OFF" in result.output and 'pip install "guardfn[pii]"' in result.output
+    records = _demo_records()
+    assert "PII redaction is OFF" in records[0]["notice"]
 
 
 def test_demo_table_output_shows_stages() -> None:

@@ -187,6 +187,8 @@ def test_cli_exits_non_zero_with_a_clear_message(
     result = run()
     assert result.exit_code == 1
     assert "FAIL openai" in result.output and expected in result.output
+    if failure == "missing key":
+        assert "(no key)" in result.output and "not listed" not in result.output
     assert "1 of 1 key check(s) failed" in result.output
     assert key not in result.output
 

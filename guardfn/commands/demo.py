@@ -7,9 +7,12 @@ reached the "provider" (the loopback server's own record of the request).
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import click
+
+from guardfn import extras
 
 SCENARIOS: list[tuple[str, str, str]] = [
     ("an ordinary question", "u-1", "How do I reset my password?"),
@@ -20,10 +23,10 @@ SCENARIOS: list[tuple[str, str, str]] = [
 ]
 
 
-def _available(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
+PII_OFF_NOTE = (
+    'PII redaction is OFF in this demo: Presidio is not installed, so the personal data below reaches the '
+    'provider as typed. Enable it with: pip install "guardfn[pii]"'
+)
 
 
 @click.command("demo")
@@ -52,10 +55,15 @@ def demo(as_json: bool) -> None:
                 "system": "You are a support assistant for Acme.",
                 "base_url": server.openai_base_url,
                 "api_key": lambda: "sk-demo-offline-0000",
-                "store": "memory://",
+                "store": f"memory://guardfn-demo-{uuid.uuid4().hex}",  # every run starts with fresh limits
                 "limits": {"requests_per_minute": 2},
-                "pii": "pseudonymize" if _available("presidio_analyzer") else "off",
+                "pii": "pseudonymize" if extras.installed("pii") else "off",
             }
+            if options["pii"] == "off":
+                if as_json:
+                    click.echo(json.dumps({"notice": PII_OFF_NOTE}))
+                else:
+                    click.secho(PII_OFF_NOTE, fg="yellow", err=True)
 
             @guarded_llm(**options)
             def answer(user_id: str, question: str) -> str:

@@ -61,7 +61,7 @@ def check(models: tuple[str, ...], functions: tuple[str, ...], as_json: bool) ->
         for item in report.checks:
             status = "ok  " if item.ok else "FAIL"
             where = f"{item.source}: {item.detail}" if item.detail else (item.source or "no source")
-            listed = f"{item.listed} listed" if item.listed is not None else "not listed"
+            listed = f"{item.listed} listed" if item.listed is not None else ("not checked" if item.key else "no key")
             click.echo(
                 f"{status} {item.provider:<10} {item.key or '-':<9} {where}  {item.endpoint}  "
                 f"models: {', '.join(item.models)} ({listed})"

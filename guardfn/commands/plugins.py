@@ -23,4 +23,6 @@ def plugins(as_json: bool) -> None:
         if info.distribution:
             origin += f" ({info.distribution} {info.version})"
         hooks = ", ".join(h.removeprefix("guardfn_") for h in info.hooks)
+        if info.disabled:
+            hooks = "DISABLED by GUARDFN_DISABLE_PLUGINS" + (f" ({hooks})" if hooks else "")
         click.echo(f"{info.name:<18} {origin:<36} {hooks}")

@@ -6,6 +6,8 @@ whose hour ended longer ago than ``--older-than`` are deleted; no key is needed.
 
 from __future__ import annotations
 
+import json
+
 import click
 
 
@@ -25,7 +27,8 @@ def _default_dir() -> tuple[str | None, int]:
 )
 @click.option("--path", "directory", default=None, help="Content log directory (default: GUARDFN_CONTENT_LOG).")
 @click.option("--dry-run", is_flag=True, help="List what would be deleted without deleting it.")
-def purge(older_than: str | None, directory: str | None, dry_run: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: the files, bytes and age bound.")
+def purge(older_than: str | None, directory: str | None, dry_run: bool, as_json: bool) -> None:
     """Delete content-log records older than --older-than."""
     from guardfn.observability.content_log import purge as purge_segments
     from guardfn.observability.timeparse import parse_duration
@@ -42,6 +45,18 @@ def purge(older_than: str | None, directory: str | None, dry_run: bool) -> None:
         result = purge_segments(directory, age, dry_run=dry_run)
     except OSError as exc:
         raise click.ClickException(f"cannot purge {directory}: {exc.strerror or type(exc).__name__}") from None
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "dry_run": dry_run,
+                    "older_than_s": age,
+                    "files": [str(f) for f in result.files],
+                    "bytes": result.bytes,
+                }
+            )
+        )
+        return
     verb = "would delete" if dry_run else "deleted"
     click.echo(
         f"{verb} {len(result.files)} segment(s), {result.bytes:,} bytes, older than {older_than or f'{retention_days}d'}"

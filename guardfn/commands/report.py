@@ -107,7 +107,7 @@ def report(since: str, files: tuple[str, ...], by: str, as_json: bool) -> None:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     paths = list(files) or [p for p in [_default_file()] if p]
     if not paths:
-        raise click.ClickException("no audit file: pass --file or set GUARDFN_AUDIT_FILE (audit_file=)")
+        raise click.UsageError("no audit file: pass --file or set GUARDFN_AUDIT_FILE (audit_file=)")
     stats = ReadStats()
     keys = GROUPINGS[by]
     try:

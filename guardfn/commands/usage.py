@@ -22,7 +22,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows: scope, limit, used, frees_in_s, clear_in_s.")
 def usage(user_id: str, store_url: str | None, reset: bool, as_json: bool) -> None:
     """Show (or reset) one user's rate-limit and budget usage."""
-    from guardfn.errors import GuardError
+    from guardfn.errors import ConfigurationError, GuardError
     from guardfn.limits import user_key_prefixes
     from guardfn.store import open_store
 
@@ -34,7 +34,9 @@ def usage(user_id: str, store_url: str | None, reset: bool, as_json: bool) -> No
             click.echo(f"reset {len(keys)} counter(s)")
             return
         rows = _rows(store, keys, time.time())
-    except GuardError as exc:
+    except ConfigurationError as exc:  # a bad URL, a missing extra: exit status 2
+        raise click.UsageError(str(exc)) from None
+    except GuardError as exc:  # the store cannot be reached
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(rows))
