@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeLLMServer", "RecordedRequest", "Reply", "echo", "serve_in_subprocess"]
+__all__ = ["FakeLLMServer", "RecordedRequest", "Reply", "echo", "require_plugin", "serve_in_subprocess"]
 
 OPENAI_PATH = "/v1/chat/completions"
 ANTHROPIC_PATH = "/v1/messages"
@@ -542,6 +542,27 @@ class FakeLLMServer:
         if request.method == "GET":
             return Reply()
         return self.responder(request)
+
+
+def require_plugin(*modules: str, install: str) -> None:
+    """Skip the tests of a plugin that is not installed; under ``CI=true`` fail instead.
+
+    Call it at the top of a plugin's ``tests/conftest.py``: a developer without the plugin
+    sees one skip naming the ``install`` line, while CI, which must run every test it was
+    given, stops with a collection error rather than passing without them.
+    """
+    import importlib.util
+    import os
+
+    import pytest
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    message = f"{', '.join(missing)} not installed, so these tests cannot run: {install}"
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"{message} (CI is set: every test must run)", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
 
 
 def serve_in_subprocess(

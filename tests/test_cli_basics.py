@@ -63,3 +63,14 @@ def test_a_plugin_disabled_by_the_environment_is_listed_as_disabled(monkeypatch:
     assert "DISABLED by GUARDFN_DISABLE_PLUGINS" in line
     assert {p["name"]: p["disabled"] for p in as_json}["html"] is True
     assert {p["name"]: p["disabled"] for p in as_json}["pii"] is False
+
+
+def test_child_processes_import_the_checkout_under_test() -> None:
+    import subprocess
+    import sys
+
+    checkout = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", "import guardfn; print(guardfn.__file__)"], capture_output=True, text=True, check=True
+    )
+    assert Path(out.stdout.strip()).resolve().is_relative_to(checkout)

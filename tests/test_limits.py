@@ -110,6 +110,31 @@ def test_global_limit_across_users(server: FakeLLMServer, clock: Clock) -> None:
     assert len(server.requests) == 3
 
 
+@pytest.mark.parametrize("kind", ["memory", "diskcache", "redis"])
+def test_a_global_refusal_leaves_the_users_own_allowance_untouched(
+    server: FakeLLMServer, clock: Clock, tmp_path: Path, run_id: str, redis_url: str, kind: str
+) -> None:
+    store = {"memory": f"memory://{run_id}", "diskcache": f"diskcache://{tmp_path}/limits", "redis": redis_url}[kind]
+    (spec,) = parse_limits({"global": {"requests_per_minute": 2}})
+    open_store(store).delete([counter_key("", spec)])  # the global log is shared by every run on this Redis
+    # the user's own limit lives an hour, the global one a minute: a leaked per-user
+    # reservation would still be counted after the global window has freed up
+    ask = _fn(server, limits={"requests_per_hour": 2, "global": {"requests_per_minute": 2}}, store=store)
+    first, second = f"first-{run_id}", f"second-{run_id}"
+    ask(first, "a")
+    ask(first, "b")
+    for _ in range(3):
+        with pytest.raises(RateLimitExceeded) as info:
+            ask(second, "refused by the global limit")
+        assert info.value.limit == "global.requests_per_minute"
+    clock.now += 61
+    assert ask(second, "c") == "echo: c"  # both of the user's own two requests are still there
+    assert ask(second, "d") == "echo: d"
+    with pytest.raises(RateLimitExceeded) as info:
+        ask(second, "e")
+    assert info.value.limit == "requests_per_hour"
+
+
 def test_tokens_follow_provider_usage_and_failures_release(server: FakeLLMServer, clock: Clock) -> None:
     url = f"memory://{uuid.uuid4()}"
     ask = _fn(server, limits={"tokens_per_day": 1000, "requests_per_day": 10}, store=url, max_tokens=100, retries=0)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-if importlib.util.find_spec("guardfn_gemini") is None:  # not installed: say so once instead of failing every test
-    warnings.warn("guardfn-gemini is not installed, its tests are not collected: pip install -e plugins/guardfn-gemini", stacklevel=1)
-    collect_ignore_glob = ["test_*.py"]
+from guardfn.testing import require_plugin
 
 sys.path.insert(0, str(Path(__file__).parent))  # fake_gemini_api, whatever pytest's import mode
 
 from fake_gemini_api import FakeGeminiServer
+
+require_plugin("guardfn_gemini", install="pip install -e plugins/guardfn-gemini")
 
 
 @pytest.fixture(autouse=True)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-if importlib.util.find_spec("guardfn_otel") is None or importlib.util.find_spec("opentelemetry.sdk") is None:
-    warnings.warn(
-        "guardfn-otel or opentelemetry-sdk is not installed, its tests are not collected: "
-        "pip install -e 'plugins/guardfn-otel[test]'",
-        stacklevel=1,
-    )
-    collect_ignore_glob = ["test_*.py"]
+from guardfn.testing import require_plugin
+
+require_plugin("guardfn_otel", "opentelemetry.sdk", install="pip install -e 'plugins/guardfn-otel[test]'")
 
 
 @pytest.fixture(autouse=True)

@@ -4,14 +4,11 @@ plugin registrations back after the test."""
 
 from __future__ import annotations
 
-import importlib.util
-import warnings
-
 import pytest
 
-if importlib.util.find_spec("guardfn_template") is None:  # not installed: say so once instead of failing every test
-    warnings.warn("guardfn-template is not installed, its tests are not collected: pip install -e plugins/guardfn-template", stacklevel=1)
-    collect_ignore_glob = ["test_*.py"]
+from guardfn.testing import require_plugin
+
+require_plugin("guardfn_template", install="pip install -e plugins/guardfn-template")
 
 
 @pytest.fixture(autouse=True)
