@@ -201,6 +201,10 @@ class Call:
         """The messages whose content came from the user (role ``user``)."""
         return [m for m in self.messages if m.get("role") == "user"]
 
+    def user_texts(self) -> list[str]:
+        """The text of every user message."""
+        return [m["content"] for m in self.messages if m.get("role") == "user" and isinstance(m.get("content"), str)]
+
     @property
     def prompt_chars(self) -> int:
         """Total characters across all messages."""

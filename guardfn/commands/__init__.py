@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import click
+
 COMMANDS: dict[str, str] = {
     "demo": "guardfn.commands.demo:demo",
     "plugins": "guardfn.commands.plugins:plugins",
@@ -15,3 +17,14 @@ COMMANDS: dict[str, str] = {
     "report": "guardfn.commands.report:report",  # issue 7
     "purge": "guardfn.commands.purge:purge",  # issue 7
 }
+
+
+class CannotRun(click.ClickException):
+    """The command could not do its job (a file or store it cannot reach): exit status 2,
+    like a usage error, so that 1 always means "the command found something"."""
+
+    exit_code = 2
+
+
+EXIT_STATUS = "Exit status: 0 success, 2 a usage or configuration error or a file or store that could not be read."
+"""The ``-h`` epilog of commands that find nothing (``scan``, ``scan-secrets``, ``keys check`` say what 1 means)."""

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from guardfn import extras
+from guardfn.commands import EXIT_STATUS
 
 SCENARIOS: list[tuple[str, str, str]] = [
     ("an ordinary question", "u-1", "How do I reset my password?"),
@@ -29,7 +30,7 @@ PII_OFF_NOTE = (
 )
 
 
-@click.command("demo")
+@click.command("demo", epilog=EXIT_STATUS)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON record per call.")
 def demo(as_json: bool) -> None:
     """Run a guarded function against the fake provider and show what each stage did."""

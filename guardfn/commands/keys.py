@@ -5,7 +5,7 @@ Runs :func:`guardfn.verify.verify_keys`: resolves each key from its source (``ap
 the environment or ``.env``), lists the provider's models with it (the cheapest call)
 and checks the models needed are there. Keys are shown as a 4-character suffix only.
 Exit status 0 when every check passes, 1 when any fails (no key, a secret that cannot
-be read, a refused key, a model not listed), 2 on a usage error.
+be read, a refused key, a model not listed), 2 on a usage or configuration error.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ def keys() -> None:
     """Check the API keys guarded functions will use."""
 
 
-@keys.command("check")
+@keys.command(
+    "check",
+    epilog="Exit status: 0 every key works, 1 a check failed (no key, a refused key, a model not listed), "
+    "2 a usage or configuration error.",
+)
 @click.option(
     "--model",
     "-m",
@@ -54,7 +58,7 @@ def check(models: tuple[str, ...], functions: tuple[str, ...], as_json: bool) ->
         report = verify_keys(targets or None, models=models, raise_errors=False)
     except GuardError as exc:  # a configuration that cannot even be built (bad option, unknown plugin)
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(2)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

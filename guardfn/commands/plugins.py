@@ -7,8 +7,10 @@ import json
 
 import click
 
+from guardfn.commands import EXIT_STATUS
 
-@click.command("plugins")
+
+@click.command("plugins", epilog=EXIT_STATUS)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins(as_json: bool) -> None:
     """List registered plugins with their hooks (built-in, entry point or explicit)."""

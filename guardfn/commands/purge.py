@@ -10,6 +10,8 @@ import json
 
 import click
 
+from guardfn.commands import EXIT_STATUS, CannotRun
+
 
 def _default_dir() -> tuple[str | None, int]:
     from guardfn.settings import build_settings, global_defaults
@@ -21,7 +23,7 @@ def _default_dir() -> tuple[str | None, int]:
     return settings.content_log, settings.content_log_retention_days
 
 
-@click.command("purge")
+@click.command("purge", epilog=EXIT_STATUS)
 @click.option(
     "--older-than", default=None, help="Age to delete beyond: 30d, 12h (default: content_log_retention_days)."
 )
@@ -36,7 +38,7 @@ def purge(older_than: str | None, directory: str | None, dry_run: bool, as_json:
     default_dir, retention_days = _default_dir()
     directory = directory or default_dir
     if not directory:
-        raise click.ClickException("no content log directory: pass --path or set GUARDFN_CONTENT_LOG")
+        raise click.UsageError("no content log directory: pass --path or set GUARDFN_CONTENT_LOG")
     try:
         age = parse_duration(older_than) if older_than else retention_days * 86400.0
     except ValueError as exc:
@@ -44,7 +46,7 @@ def purge(older_than: str | None, directory: str | None, dry_run: bool, as_json:
     try:
         result = purge_segments(directory, age, dry_run=dry_run)
     except OSError as exc:
-        raise click.ClickException(f"cannot purge {directory}: {exc.strerror or type(exc).__name__}") from None
+        raise CannotRun(f"cannot purge {directory}: {exc.strerror or type(exc).__name__}") from None
     if as_json:
         click.echo(
             json.dumps(

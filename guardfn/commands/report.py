@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from guardfn.commands import EXIT_STATUS, CannotRun
+
 GROUPINGS = {"model": ("model",), "function": ("function",), "model,function": ("model", "function")}
 NUMBERS = ("calls", "ok", "blocked", "failed", "prompt_tokens", "completion_tokens", "cost_usd", "avg_ms")
 
@@ -91,7 +93,7 @@ def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
     return "\n".join(out)
 
 
-@click.command("report")
+@click.command("report", epilog=EXIT_STATUS)
 @click.option("--since", default="1d", show_default=True, help="How far back: 90m, 12h, 1d, 2w.")
 @click.option("--file", "files", multiple=True, help="Audit file(s) (default: audit_file / GUARDFN_AUDIT_FILE).")
 @click.option("--by", type=click.Choice(sorted(GROUPINGS)), default="model,function", show_default=True)
@@ -113,7 +115,7 @@ def report(since: str, files: tuple[str, ...], by: str, as_json: bool) -> None:
     try:
         rows, refusals = summarize(read_records(paths, time.time() - window, stats), keys)
     except OSError as exc:
-        raise click.ClickException(f"cannot read the audit file: {exc.strerror or type(exc).__name__}") from None
+        raise CannotRun(f"cannot read the audit file: {exc.strerror or type(exc).__name__}") from None
     if stats.skipped:
         click.echo(f"note: skipped {stats.skipped} line(s) that are not audit records", err=True)
     if as_json:

@@ -31,7 +31,9 @@ def _parse_option(raw: str) -> tuple[str, Any]:
     return key.strip().replace("-", "_"), parsed
 
 
-@click.command("scan", epilog="Exit status: 0 the text would pass, 1 it would be refused, 2 a usage or configuration error.")
+@click.command(
+    "scan", epilog="Exit status: 0 the text would pass, 1 it would be refused, 2 a usage or configuration error."
+)
 @click.argument("text", required=False)
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), help="Scan the contents of a file.")
 @click.option(

@@ -14,8 +14,10 @@ from typing import Any
 
 import click
 
+from guardfn.commands import EXIT_STATUS, CannotRun
 
-@click.command("usage")
+
+@click.command("usage", epilog=EXIT_STATUS)
 @click.option("--user", "user_id", required=True, help="The user id whose counters to show.")
 @click.option("--store", "store_url", default=None, help="Store URL (default: GUARDFN_STORE or diskcache).")
 @click.option("--reset", is_flag=True, help="Delete this user's counters.")
@@ -37,7 +39,7 @@ def usage(user_id: str, store_url: str | None, reset: bool, as_json: bool) -> No
     except ConfigurationError as exc:  # a bad URL, a missing extra: exit status 2
         raise click.UsageError(str(exc)) from None
     except GuardError as exc:  # the store cannot be reached
-        raise click.ClickException(str(exc)) from None
+        raise CannotRun(str(exc)) from None
     if as_json:
         click.echo(json.dumps(rows))
         return
