@@ -31,4 +31,4 @@ def test_a_readme_snippet_runs_as_pasted(
     line: int, code: str, fake_llm: FakeLLMServer, guardfn_memory_store: str, tmp_path: Path
 ) -> None:
     namespace: dict[str, object] = {"__name__": f"readme_snippet_{line}"}
-    exec(compile(code, f"README.md:{line}", "exec"), namespace)  # noqa: S102  # the README's own code
+    exec(compile(code, f"README.md:{line}", "exec"), namespace)  # the README's own code
