@@ -27,9 +27,9 @@ CALLS = scaled(2000)
 
 
 def _finished_call(settings: Any) -> Any:
-    from guardfn.call import Call, Finding, Usage
+    from guardfn.call import Call, Finding, Usage, text_message
 
-    call = Call(function="app.support.answer", settings=settings, messages=[{"role": "user", "content": "hi"}],
+    call = Call(function="app.support.answer", settings=settings, messages=[text_message("user", "hi")],
                 user_id="u-42", model="gpt-4o-mini")  # fmt: skip
     call.usage = Usage(120, 40)
     call.cost_usd = 0.000042

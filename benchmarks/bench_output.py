@@ -120,8 +120,9 @@ def _per_call(server: _Server) -> list[Row]:
     messages = [{"role": "user", "content": prompt}]
     # the same native request the schema stage sends: the SDK's own cost of it is not guardfn's
     from guardfn.output.schema import validator_for
+    from guardfn.providers.openai import response_format as format_of
 
-    response_format = validator_for(schema).openai_request()["response_format"]  # type: ignore[index]
+    response_format: Any = format_of(validator_for(schema).output_schema())  # type: ignore[arg-type]
 
     def raw() -> None:
         client.chat.completions.create(model="gpt-4o-mini", messages=messages, max_tokens=300)  # type: ignore[arg-type]

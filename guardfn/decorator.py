@@ -15,13 +15,13 @@ from typing import Any, TypeVar
 
 from guardfn import plugins
 from guardfn import settings as settings_mod
-from guardfn.call import Call, Message
+from guardfn.call import Call
 from guardfn.context import ANONYMOUS, current_user
-from guardfn.errors import ConfigurationError, InvalidPrompt
+from guardfn.errors import ConfigurationError
 from guardfn.pipeline import Engine
+from guardfn.prompt import to_messages
 
 F = TypeVar("F", bound=Callable[..., Any])
-ROLES = frozenset({"system", "user", "assistant"})
 
 
 class GuardedFunction:
@@ -135,36 +135,16 @@ class ArgumentBinder:
         return dict(bound.arguments)
 
 
-def to_messages(prompt: Any, system: str | None) -> list[Message]:
-    """Normalise what the prompt function returned into a fresh list of messages."""
-    if isinstance(prompt, str):
-        messages: list[Message] = [{"role": "user", "content": prompt}]
-    elif isinstance(prompt, (list, tuple)):
-        messages = []
-        for index, item in enumerate(prompt):
-            if not isinstance(item, dict) or item.get("role") not in ROLES or not isinstance(item.get("content"), str):
-                raise InvalidPrompt(
-                    f"message {index} must be a dict with role system/user/assistant and str content",
-                    hint="return a str, or a list of {'role': ..., 'content': ...} dicts",
-                )
-            messages.append({"role": item["role"], "content": item["content"]})
-    else:
-        raise InvalidPrompt(f"the prompt function returned {type(prompt).__name__}, not a str or a list of messages")
-    if not any(m["role"] != "system" for m in messages):
-        raise InvalidPrompt("the prompt has no user message")
-    if system:
-        messages.insert(0, {"role": "system", "content": system})
-    return messages
-
-
 def guarded_llm(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Decorate a function that returns a prompt; calling it runs the guarded pipeline.
 
-    The function returns a ``str`` (sent as one user message) or a list of
-    ``{"role", "content"}`` messages. The decorated function returns the model's text,
-    or the validated object when ``schema=`` is given, or an iterator of text chunks
-    when ``stream=True``. ``async def`` functions give an awaitable that uses the SDKs'
-    async clients. Options are the fields of :class:`guardfn.settings.Settings`.
+    The function returns a ``str`` (sent as one user message) or a list of messages
+    (:mod:`guardfn.prompt`: the vocabularies of Chat Completions, Messages and Responses,
+    with images, tool calls and tool results). The decorated function returns the model's
+    final text (after running ``tools=`` in a loop), the validated object when ``schema=``
+    is given, a :class:`guardfn.Reply` when the caller runs the tools, or an iterator of
+    text chunks when ``stream=True``. ``async def`` functions give an awaitable that uses
+    the SDKs' async clients. Options are the fields of :class:`guardfn.settings.Settings`.
     """
     if fn is None:
         return functools.partial(_decorate, options=options)

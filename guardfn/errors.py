@@ -207,6 +207,28 @@ class GuardrailViolation(OutputRejected):
         super().__init__(reason, **kw)
 
 
+class ToolCallRejected(OutputRejected):
+    """The model asked for a tool that was not offered, or for arguments that did not validate
+    after every re-ask; nothing was run. ``.tool`` names the tool."""
+
+    default_stage = "tools"
+
+    def __init__(self, reason: str, *, tool: str, errors: list[dict[str, Any]] | None = None, **kw: Any) -> None:
+        self.tool = tool
+        self.errors = list(errors or [])
+        super().__init__(reason, **kw)
+
+
+class ToolLoopExceeded(GuardError):
+    """The model kept calling tools for more than ``max_tool_rounds`` rounds."""
+
+    default_stage = "tools"
+
+    def __init__(self, reason: str, *, rounds: int, **kw: Any) -> None:
+        self.rounds = rounds
+        super().__init__(reason, **kw)
+
+
 class GuardfnWarning(UserWarning):
     """Base class of guardfn's warnings."""
 
@@ -241,6 +263,8 @@ __all__ = [
     "RateLimitExceeded",
     "SecretDetected",
     "StoreUnavailable",
+    "ToolCallRejected",
+    "ToolLoopExceeded",
 ]
 
 

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from guardfn.call import Call, Response, StreamResponse
+    from guardfn.call import Call, Response, StreamResponse, ToolRequest
     from guardfn.settings import Settings
 
 PROJECT = "guardfn"
@@ -95,7 +95,9 @@ def guardfn_resolve_api_key(provider: str, settings: Settings) -> str | None:
 def guardfn_screen_input(call: Call) -> None:
     """Inspect the prompt before anything is changed or sent.
 
-    Runs after the prompt function returned and the messages were normalised. May append
+    Runs after the prompt function returned and the messages were normalised, and again
+    after each round of tool calls for the messages it added (the tool results): walk
+    ``call.texts(new=True)`` to see each text part once. May append
     findings (``call.add_finding``) and raise an :class:`guardfn.InputRejected` subclass
     to refuse; may clean text that would crash an SDK (recording the change). Built-ins:
     input limits, injection screening, secrets in prompts.
@@ -109,9 +111,10 @@ def guardfn_transform_input(call: Call) -> None:
     """Rewrite the messages before they leave the process (PII redaction and the like).
 
     Runs after screening and before reservation, so everything later (the provider,
-    audit, metrics) only sees transformed text. Edit ``call.messages`` in place and
+    audit, metrics) only sees transformed text; again after each round of tool calls for the
+    new messages (``call.texts(new=True)``). Edit text with ``call.replace_text`` and
     record each edit with ``call.record_change``; reversible replacements go into
-    ``call.vault``.
+    ``call.vault`` (one vault per call, across every round).
 
     Fail-closed: an exception refuses the call.
     """
@@ -158,6 +161,22 @@ def guardfn_check_output(call: Call, response: Response) -> None:
     or raise an :class:`guardfn.OutputRejected` subclass. A schema stage that wants to
     re-ask raises :class:`guardfn.call.Reask` (the pipeline settles the request,
     appends the messages it carries and calls the model again).
+
+    Fail-closed: an exception refuses the call.
+    """
+
+
+@hookspec
+def guardfn_check_tool_call(call: Call, request: ToolRequest) -> None:
+    """Judge one tool call the model asked for, before anything runs.
+
+    Runs for each tool call of an answer, after ``guardfn_check_output``; all calls of the
+    answer are judged before any tool runs. ``request.tool_call`` is the call as the model
+    wrote it; ``request.arguments`` is a working copy a stage may rewrite (the ``pii`` stage
+    restores pseudonymized values so the tool gets the real ones); the ``tools`` stage finds
+    the offered tool (``request.tool``) and validates the arguments (``request.value``).
+    Raise :class:`guardfn.ToolCallRejected` or :class:`guardfn.GuardrailViolation` to refuse
+    (nothing runs), or :class:`~guardfn.call.Reask` to ask the model again.
 
     Fail-closed: an exception refuses the call.
     """

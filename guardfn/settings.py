@@ -57,6 +57,28 @@ class Settings(BaseSettings):
     user: str | None = None
     disable: list[str] = Field(default_factory=list)
     stream: bool = False
+    api: Literal["chat", "responses"] = "chat"
+    """OpenAI only: Chat Completions (default) or the Responses API."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Provider parameters passed through as given (``temperature``, ``top_p``, ``stop``, ``seed``,
+    ``reasoning_effort``, ``tool_choice``, ``metadata``, ``service_tier``, ``extra_body`` ...);
+    the keys guardfn owns (:data:`OWNED_PARAMS`) are refused."""
+    allow_images: bool = True
+    """``False`` refuses prompts with image parts."""
+
+    # --- tools (issue 15) -----------------------------------------------------------------
+    tools: tuple[Any, ...] = Field(default=(), exclude=True)
+    """Functions and pydantic models the model may call (:mod:`guardfn.tools`)."""
+    run_tools: bool = True
+    """``True``: guardfn runs the function tools and loops until the model answers; ``False``:
+    the call returns a :class:`guardfn.Reply` with the validated tool calls."""
+    max_tool_rounds: int = Field(8, ge=1, le=100)
+    tool_retries: int = Field(1, ge=0, le=10)
+    """Re-asks (carrying the validation error) when a tool call's arguments do not validate."""
+    on_tool_error: Literal["note", "raise"] = "note"
+    """A tool that raises: the model gets a note naming the exception type, or the call raises it."""
+    tool_output_injection: Literal["quarantine", "block", "flag", "off"] = "quarantine"
+    """What an injection found in a tool result does: replace it by a notice, refuse, record, nothing."""
 
     # --- API keys (issue 8) -------------------------------------------------------------
     key_source: str | None = None
@@ -120,6 +142,28 @@ class Settings(BaseSettings):
     def _wrap_key(cls, value: Any) -> Any:
         return secret_key(value)
 
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _build_tools(cls, value: Any) -> Any:
+        from guardfn.tools import build_tools
+
+        if value is None:
+            return ()
+        if not isinstance(value, (list, tuple)):
+            raise ValueError("tools must be a list of functions and pydantic models")
+        return build_tools(value)
+
+    @field_validator("params")
+    @classmethod
+    def _check_params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        owned = sorted(OWNED_PARAMS & value.keys())
+        if owned:
+            raise ConfigurationError(
+                f"params may not set {', '.join(owned)}: guardfn owns them",
+                hint="use the options model=, max_tokens=, stream=, tools=, schema=, system= instead",
+            )
+        return value
+
     @field_validator("limits")
     @classmethod
     def _check_limits(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -151,8 +195,21 @@ class Settings(BaseSettings):
                 f"max_tokens={self.max_tokens} is above the ceiling max_tokens_limit="
                 f"{self.max_tokens_limit}; lower it or raise max_tokens_limit deliberately"
             )
+        if self.temperature is not None and "temperature" in self.params:
+            raise ValueError("temperature is given twice: as an option and in params")
+        text = self.params.get("text")
+        if self.schema_ is not None and ("response_format" in self.params or (isinstance(text, dict) and "format" in text)):
+            raise ValueError("schema= sets the answer's format: drop response_format / text.format from params")
         return self
 
+
+OWNED_PARAMS = frozenset(
+    {
+        "model", "messages", "input", "instructions", "system", "max_tokens", "max_completion_tokens",
+        "max_output_tokens", "stream", "stream_options", "tools", "functions",
+    }
+)
+"""Request fields guardfn sets itself; ``params=`` may not set them (each has its own option)."""
 
 _global_lock = threading.Lock()
 _global_defaults: dict[str, Any] = {}

@@ -65,6 +65,24 @@ def count_text(text: str, model: str = "gpt-4o") -> int:
     return count
 
 
-def count_tokens(messages: list[dict[str, Any]], model: str) -> int:
-    """Prompt tokens of a chat for ``model``: every message's content plus its overhead."""
-    return sum(count_text(str(m.get("content") or ""), model) + PER_MESSAGE_OVERHEAD for m in messages)
+IMAGE_TOKENS = {"anthropic": 1_600, "openai": 1_105}
+"""A conservative count per image part (the settle step corrects it to what the provider
+reports): Anthropic bills about (width x height) / 750 tokens and scales images down to at
+most about 1.15 megapixels (~1,600 tokens); OpenAI's gpt-4o family bills 85 + 170 per 512 px
+tile of a high-detail image, 1,105 at most (6 tiles). Other providers use the larger figure."""
+
+
+def image_tokens(model: str) -> int:
+    """Tokens reserved for one image part sent to ``model``."""
+    return IMAGE_TOKENS["anthropic"] if model.startswith("claude") or not model.startswith(("gpt", "o", "chatgpt")) else IMAGE_TOKENS["openai"]
+
+
+def count_tokens(messages: list[Any], model: str) -> int:
+    """Prompt tokens of a chat for ``model``: every text (tool call arguments included), a
+    conservative figure per image, and each message's overhead."""
+    total = 0
+    for message in messages:
+        text = "".join(getattr(p, "text", "") for p in message.content)
+        text += "".join(c.arguments_json() for c in message.tool_calls)
+        total += count_text(text, model) + PER_MESSAGE_OVERHEAD + image_tokens(model) * len(message.images)
+    return total

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from guardfn import tokens
+from guardfn.call import text_message
 from guardfn.errors import OfflineFallbackWarning
 
 
@@ -46,7 +47,7 @@ def test_openai_counts_are_exact_and_offline(no_network: None, fresh_encodings: 
 
 
 def test_chat_counts_add_per_message_overhead(no_network: None) -> None:
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello world"}]
+    messages = [text_message("system", "Be brief."), text_message("user", "hello world")]
     expected = tokens.count_text("Be brief.", "gpt-4o") + 2 + 2 * tokens.PER_MESSAGE_OVERHEAD
     assert tokens.count_tokens(messages, "gpt-4o") == expected
 

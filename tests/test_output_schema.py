@@ -15,6 +15,7 @@ from guardfn.call import Call
 from guardfn.errors import ConfigurationError, OutputValidationError
 from guardfn.hookspecs import hookimpl
 from guardfn.output.schema import SchemaValidator, strict_json_schema, validator_for
+from guardfn.providers.openai import response_format
 from guardfn.testing import FakeLLMServer
 
 KEY = "sk-test-schema-0000"
@@ -93,9 +94,9 @@ def test_reask_message_lists_locations_and_messages_only() -> None:
 
 
 def test_openai_request_is_strict_with_every_property_required() -> None:
-    request = validator_for(Tag).openai_request()
-    assert request is not None
-    spec = request["response_format"]["json_schema"]
+    schema = validator_for(Tag).output_schema()
+    assert schema is not None
+    spec = response_format(schema)["json_schema"]
     assert spec["strict"] is True and spec["name"] == "Tag"
     assert spec["schema"]["required"] == ["name", "weight"]
     assert spec["schema"]["additionalProperties"] is False
@@ -103,18 +104,20 @@ def test_openai_request_is_strict_with_every_property_required() -> None:
 
 
 def test_free_form_objects_are_sent_without_strict() -> None:
-    spec = validator_for(dict[str, int]).openai_request()["response_format"]["json_schema"]  # type: ignore[index]
-    assert spec["strict"] is False
+    schema = validator_for(dict[str, int]).output_schema()
+    assert schema is not None and schema.strict_schema is None
+    assert response_format(schema)["json_schema"]["strict"] is False
     _, possible = strict_json_schema({"type": "object", "properties": {"a": {"type": "string", "not": {}}}})
     assert possible is False
 
 
 def test_non_object_schemas_are_wrapped_for_native_output_and_unwrapped_again() -> None:
     v = SchemaValidator(list[ProductRecommendation])
-    tool = v.anthropic_request()["tools"][0]  # type: ignore[index]
-    assert tool["input_schema"]["type"] == "object"
-    assert tool["input_schema"]["required"] == ["result"]
-    assert "$defs" in tool["input_schema"]
+    schema = v.output_schema()
+    assert schema is not None
+    assert schema.schema["type"] == "object"
+    assert schema.schema["required"] == ["result"]
+    assert "$defs" in schema.schema
     wrapped = json.dumps({"result": [GOOD]})
     assert v.validate(wrapped, unwrap=True).value == [ProductRecommendation(**GOOD)]
 

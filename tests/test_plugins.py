@@ -35,8 +35,8 @@ class NoCaps:
 
     @hookimpl
     def guardfn_screen_input(self, call: Call) -> None:
-        for message in call.user_messages():
-            if message["content"].isupper():
+        for text in call.user_texts():
+            if text.isupper():
                 call.add_finding(Finding(stage="no_caps", kind="shouting", blocked=True))
                 raise InputRejected("the prompt is all capitals", stage="no_caps")
 
@@ -84,7 +84,8 @@ def test_transform_stages_run_in_order_and_record_changes(server: FakeLLMServer)
             @hookimpl
             def guardfn_transform_input(self, call: Call) -> None:
                 order.append(name)
-                call.messages[-1]["content"] += f"+{name}"
+                last = next(call.texts(new=True))
+                call.replace_text(last, last.text + f"+{name}")
                 call.record_change(name, "messages[-1]", 1)
 
         return Upper()
@@ -199,7 +200,9 @@ def test_entry_point_plugins_load_and_show_in_the_cli(
 
         @hookimpl
         def guardfn_transform_input(call):
-            call.messages[-1]["content"] += " [tagged]"
+            for ref in call.texts(new=True):
+                if ref.role == "user":
+                    call.replace_text(ref, ref.text + " [tagged]")
         """,
     )
     monkeypatch.syspath_prepend(str(tmp_path))

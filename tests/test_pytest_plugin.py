@@ -22,7 +22,9 @@ from guardfn.call import Call
 class Tagger:
     @hookimpl
     def guardfn_transform_input(self, call: Call) -> None:
-        call.messages[-1]["content"] += " [tagged]"
+        for ref in call.texts(new=True):
+            if ref.role == "user":
+                call.replace_text(ref, ref.text + " [tagged]")
 
 
 def test_fake_llm_serves_guarded_functions_through_the_real_sdk(fake_llm):

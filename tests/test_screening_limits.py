@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from guardfn import InputRejected, InputTooLong, guarded_llm
+from guardfn.call import text_message
 from guardfn.stages.input_limits import count_tokens
 from guardfn.testing import FakeLLMServer
 
@@ -48,7 +49,7 @@ def test_the_whole_context_is_bounded(server: FakeLLMServer) -> None:
 
 def test_max_input_tokens_is_counted_offline(server: FakeLLMServer) -> None:
     text = "word " * 400
-    tokens = count_tokens([{"role": "user", "content": text.strip()}], "gpt-4o-mini")
+    tokens = count_tokens([text_message("user", text.strip())], "gpt-4o-mini")
     assert tokens > 100
     with pytest.raises(InputTooLong) as info:
         _ask(server, max_input_tokens=100)(text)

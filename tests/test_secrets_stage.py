@@ -52,7 +52,7 @@ def test_redaction_is_recorded_with_kinds_and_counts(server: FakeLLMServer) -> N
     found = [(f.stage, f.kind, f.count) for f in calls[-1].findings if f.stage == "secrets"]
     assert found == [("secrets", "openai", 2)]
     assert [(c.stage, c.target, c.count) for c in calls[-1].changes if c.stage == "secrets"] == [
-        ("secrets", "messages[0]", 2)
+        ("secrets", "messages[0].content[0]", 2)
     ]
     assert OPENAI_KEY not in repr(calls[-1].findings)
 

@@ -69,10 +69,10 @@ def scan(
     it would be sent. Exit status 1 when the text would be blocked.
     """
     from guardfn.call import Call
-    from guardfn.decorator import to_messages
     from guardfn.errors import GuardError
     from guardfn.pipeline import Engine, outcome_of
     from guardfn.plugins import get_plugin_manager
+    from guardfn.prompt import to_messages
     from guardfn.settings import build_settings, global_defaults
 
     if path is not None and text is not None:
@@ -127,7 +127,7 @@ def scan(
 
 def _report(call: Any, error: Any, blocked: bool) -> dict[str, Any]:
     injection = call.state.get("injection") or {"risk": "low", "score": 0.0, "rules": []}
-    sent = None if error is not None else [dict(m) for m in call.messages]
+    sent = None if error is not None else [m.to_dict() for m in call.messages]
     return {
         "blocked": blocked,
         "error": error.to_dict() if error is not None else None,

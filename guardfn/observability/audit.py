@@ -8,10 +8,12 @@ A record (one line of JSON, schema version ``"v": 1``)::
      "cost_usd": 3.6e-06, "duration_ms": 41.2, "retries": 0, "reasks": 0, "attempts": 1,
      "stream": false, "findings": [{"stage": "pii", "kind": "EMAIL_ADDRESS", "rule": null,
      "count": 1, "blocked": false}],
+     "tool_calls": [{"name": "get_weather", "round": 1, "duration_ms": 3.1, "outcome": "ok"}],
      "stage": "injection", "reason_code": "injection_detected", "reason": "…", "error": "InjectionDetected"}
 
-The last four keys (and ``status_code`` for provider errors) appear for blocked and
-failed calls. Records never hold prompt or response text, PII, placeholders or keys:
+``tool_calls`` appears when tools ran (name, round, duration and ``ok`` / ``error``; never
+arguments or results). The last four keys (and ``status_code`` for provider errors) appear
+for blocked and failed calls. Records never hold prompt or response text, PII, placeholders or keys:
 they are built from :class:`~guardfn.observability.facts.CallFacts` only.
 
 The user id is personal data: by default (``audit_user_id="hash"``) the record carries
@@ -71,6 +73,10 @@ def record_of(facts: CallFacts, user_mode: str = "hash") -> dict[str, Any]:
             for f in facts.findings
         ],
     )
+    if facts.tool_runs:
+        record["tool_calls"] = [
+            {"name": r.name, "round": r.round, "duration_ms": r.duration_ms, "outcome": r.outcome} for r in facts.tool_runs
+        ]
     if facts.outcome != "ok":
         record.update(stage=facts.stage, reason_code=facts.reason_code, reason=facts.reason, error=facts.error)
         if facts.status_code is not None:

@@ -104,6 +104,16 @@ class FindingCount:
 
 
 @dataclass(frozen=True)
+class ToolRunFact:
+    """One tool run: the tool's name, the round, how long it took, and its outcome."""
+
+    name: str
+    round: int
+    duration_ms: float
+    outcome: str
+
+
+@dataclass(frozen=True)
 class CallFacts:
     """What may be exported about one finished call (see the module docstring)."""
 
@@ -130,6 +140,7 @@ class CallFacts:
     error: str | None = None
     status_code: int | None = None
     findings: tuple[FindingCount, ...] = field(default_factory=tuple)
+    tool_runs: tuple[ToolRunFact, ...] = field(default_factory=tuple)
 
     @property
     def timestamp(self) -> str:
@@ -190,6 +201,7 @@ def facts_of(call: Call, outcome: str) -> CallFacts:
         error=type(error).__name__ if error is not None else None,
         status_code=getattr(error, "status_code", None) if isinstance(error, ProviderError) else None,
         findings=_findings(call),
+        tool_runs=tuple(ToolRunFact(code(r.name), r.round, round(r.duration_ms, 3), r.outcome) for r in call.tool_runs),
     )
     call.state[_STATE_KEY] = facts
     return facts

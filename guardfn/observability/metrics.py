@@ -18,7 +18,8 @@ Per call (tags ``model``, ``provider``, ``function`` on every metric):
 ``llm.blocked``            count         ``stage``, ``reason`` (a short code)
 ``llm.failed``             count         ``stage``, ``reason`` (``http_429`` ...)
 ``llm.retries``            count         provider retries
-``llm.reasks``             count         schema re-asks
+``llm.reasks``             count         schema and tool-argument re-asks
+``llm.tool_calls``         count         one per tool run: ``tool``, ``outcome:ok|error``
 ``llm.findings``           count         ``stage``, ``kind``, ``rule``
 ``llm.alerts``             count         ``kind`` (from ``guardfn_alert``)
 =========================  ============  ==========================================
@@ -181,6 +182,8 @@ def _emit(statsd: Any, facts: CallFacts, settings: Settings) -> None:
         statsd.increment("llm.retries", facts.retries, tags=tags)
     if facts.reasks:
         statsd.increment("llm.reasks", facts.reasks, tags=tags)
+    for run in facts.tool_runs:
+        statsd.increment("llm.tool_calls", 1, tags=[*tags, tag("tool", run.name), tag("outcome", run.outcome)])
     for finding in facts.findings:
         ftags = [*tags, tag("stage", finding.stage), tag("kind", finding.kind)]
         if finding.rule:

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from guardfn.call import OutputSchema
 from guardfn.output.extract import candidates
 
 __all__ = ["SchemaValidator", "Validation", "strict_json_schema", "validator_for"]
@@ -69,7 +70,7 @@ class Validation:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _safe_errors(exc: Any) -> list[dict[str, Any]]:
+def safe_errors(exc: Any) -> list[dict[str, Any]]:
     """Pydantic errors without input values, URLs or non-JSON context (exceptions)."""
     out = []
     for err in exc.errors(include_input=False, include_url=False):
@@ -175,7 +176,7 @@ class SchemaValidator:
                 try:
                     return Validation(True, self.adapter.validate_json(stripped))
                 except ValidationError as exc:
-                    errors = _safe_errors(exc)
+                    errors = safe_errors(exc)
                     if not any(e["type"] == "json_invalid" for e in errors):
                         return Validation(False, errors=errors)
                     parse_errors = errors
@@ -190,7 +191,7 @@ class SchemaValidator:
             except ValidationError as exc:
                 size = candidate.end - candidate.start
                 if best is None or size > best[0]:
-                    best = (size, _safe_errors(exc))
+                    best = (size, safe_errors(exc))
         return Validation(False, errors=best[1] if best is not None else parse_errors)
 
     # --- native structured output ----------------------------------------------------------
@@ -214,46 +215,18 @@ class SchemaValidator:
             wrapper["$defs"] = defs
         return wrapper
 
-    def openai_request(self) -> dict[str, Any] | None:
-        """``{"response_format": {...}}`` for Chat Completions, strict where possible.
-
-        Built once per schema; the nested dicts are shared between calls: do not mutate them.
-        """
-        request = self._openai_request
-        return dict(request) if request is not None else None
-
-    def anthropic_request(self) -> dict[str, Any] | None:
-        """``{"tools": [...], "tool_choice": {...}}``: one tool, forced, taking the schema as input.
-
-        Built once per schema; the nested dicts are shared between calls: do not mutate them.
-        """
-        request = self._anthropic_request
-        return dict(request) if request is not None else None
-
     @functools.cached_property
-    def _openai_request(self) -> dict[str, Any] | None:
+    def _output_schema(self) -> OutputSchema | None:
         schema = self._object_schema
         if schema is None:
             return None
         fitted, strict = strict_json_schema(schema)
-        return {
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": self.name, "schema": fitted if strict else schema, "strict": strict},
-            }
-        }
+        return OutputSchema(self.name, schema, fitted if strict else None)
 
-    @functools.cached_property
-    def _anthropic_request(self) -> dict[str, Any] | None:
-        schema = self._object_schema
-        if schema is None:
-            return None
-        tool = {
-            "name": self.name,
-            "description": "Give the answer as structured data matching the input schema.",
-            "input_schema": schema,
-        }
-        return {"tools": [tool], "tool_choice": {"type": "tool", "name": self.name}}
+    def output_schema(self) -> OutputSchema | None:
+        """The schema for native structured output (each provider sends it its own way), or
+        ``None`` when no JSON schema can describe the type. Built once; do not mutate it."""
+        return self._output_schema
 
     # --- messages ----------------------------------------------------------------------------
 

@@ -17,10 +17,11 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar, cast
 
-from guardfn.call import Call, Response, StreamResponse
-from guardfn.errors import ProviderAuthenticationError, ProviderError
+from guardfn.call import Call, Response, StreamResponse, ToolCall
+from guardfn.errors import ConfigurationError, ProviderAuthenticationError, ProviderError
 from guardfn.keys import scrub
 from guardfn.loops import loop_bound
 from guardfn.providers import sdk_logs
@@ -245,6 +246,39 @@ async def with_retries_async(
 Absorb = Callable[[Any, StreamResponse], "str | None"]
 
 
+class ToolCallAssembler:
+    """Tool calls that arrive in pieces in a stream, keyed by the provider's index or block."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, list[Any]] = {}
+
+    def add(self, key: int, *, id: str | None = None, name: str | None = None, arguments: str | None = None) -> None:
+        """Record what one event says about the call at ``key`` (any of its id, name, a piece of arguments)."""
+        entry = self._calls.setdefault(key, ["", "", []])
+        if id:
+            entry[0] = id
+        if name:
+            entry[1] = name
+        if arguments:
+            entry[2].append(arguments)
+
+    def finish(self) -> list[ToolCall]:
+        """The complete tool calls, in order."""
+        return [ToolCall.from_json(i, n, "".join(a)) for _, (i, n, a) in sorted(self._calls.items())]
+
+
+@dataclass(frozen=True)
+class Api:
+    """How one provider API's answers are read: a whole answer into a :class:`Response`
+    (``to_response``), a streamed event into text and state (``absorb``), and the base class
+    of its SDK's errors (``sdk_error()``, a function so the SDK is imported on first use)."""
+
+    name: str
+    to_response: Callable[[Any], Response]
+    absorb: Absorb
+    sdk_error: Callable[[], type[BaseException]]
+
+
 def _events(raw: Any) -> Iterator[Any]:
     """The SDK stream's events, each read with its log content withheld (never across a yield,
     so the caller's own logging between chunks is untouched)."""
@@ -270,63 +304,80 @@ async def _aevents(raw: Any) -> AsyncIterator[Any]:
         yield event
 
 
-def _stream(
-    name: str, raw: Any, call: Call, api_key: str, absorb: Absorb, sdk_error: type[BaseException]
-) -> StreamResponse:
+def _finish(out: StreamResponse) -> None:
+    """The stream ended: the tool calls assembled from its pieces."""
+    if isinstance(out.partial, ToolCallAssembler):
+        out.tool_calls = out.partial.finish()
+
+
+def _stream(api: Api, raw: Any, call: Call, api_key: str) -> StreamResponse:
     out = StreamResponse(chunks=iter(()), closer=raw.close)
 
     def chunks() -> Iterator[str]:
-        with stream_errors(name, call, api_key, sdk_error):
+        with stream_errors(api.name, call, api_key, api.sdk_error()):
             for event in _events(raw):
-                text = absorb(event, out)
+                text = api.absorb(event, out)
                 if text:
                     yield text
+        _finish(out)
 
     out.chunks = chunks()
     return out
 
 
-def _astream(
-    name: str, raw: Any, call: Call, api_key: str, absorb: Absorb, sdk_error: type[BaseException]
-) -> StreamResponse:
+def _astream(api: Api, raw: Any, call: Call, api_key: str) -> StreamResponse:
     out = StreamResponse(chunks=iter(()), closer=raw.close)
 
     async def chunks() -> AsyncIterator[str]:
-        with stream_errors(name, call, api_key, sdk_error):
+        with stream_errors(api.name, call, api_key, api.sdk_error()):
             async for event in _aevents(raw):
-                text = absorb(event, out)
+                text = api.absorb(event, out)
                 if text:
                     yield text
+        _finish(out)
 
     out.chunks = chunks()
     return out
 
 
-def send_request(
-    name: str,
-    call: Call,
-    api_key: str,
-    create: Callable[[], Any],
-    to_response: Callable[[Any], Response],
-    absorb: Absorb,
-    sdk_error: type[BaseException],
-) -> Any:
+def _unknown_param(provider: str, exc: TypeError) -> Exception:
+    """An SDK method refusing a keyword (a ``params=`` key it does not know) as a
+    :class:`ConfigurationError`; any other ``TypeError`` as it is."""
+    found = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+    if found is None:
+        return exc
+    return ConfigurationError(
+        f"the {provider} SDK does not accept the params key {found.group(1)!r}",
+        stage=provider,
+        hint="check the name, or pass provider-specific fields inside params={'extra_body': {...}}",
+    )
+
+
+def send_request(api: Api, call: Call, api_key: str, create: Callable[[], Any]) -> Any:
     """The body every provider's ``guardfn_call_model`` shares.
 
-    ``create()`` sends the request with the SDK (returning an awaitable in async mode);
-    the answer becomes a :class:`Response`, or a :class:`StreamResponse` whose events
-    ``absorb`` turns into text deltas and usage. Retries and error wrapping included.
+    ``create()`` sends the request with the SDK (returning an awaitable in async mode); the
+    answer becomes a :class:`Response`, or a :class:`StreamResponse` whose events
+    ``api.absorb`` turns into text deltas, tool calls and usage. Retries and error wrapping
+    included; an SDK refusing a ``params=`` key is a :class:`ConfigurationError`.
     """
+    errors = (api.sdk_error(), *BAD_BODY)
     if call.is_async:
 
         async def send_async() -> Any:
-            raw = await create()
-            return _astream(name, raw, call, api_key, absorb, sdk_error) if call.stream else to_response(raw)
+            try:
+                raw = await create()
+            except TypeError as exc:
+                raise _unknown_param(api.name, exc) from None
+            return _astream(api, raw, call, api_key) if call.stream else api.to_response(raw)
 
-        return with_retries_async(name, call, api_key, send_async, (sdk_error, *BAD_BODY))
+        return with_retries_async(api.name, call, api_key, send_async, errors)
 
     def send() -> Any:
-        raw = create()
-        return _stream(name, raw, call, api_key, absorb, sdk_error) if call.stream else to_response(raw)
+        try:
+            raw = create()
+        except TypeError as exc:
+            raise _unknown_param(api.name, exc) from None
+        return _stream(api, raw, call, api_key) if call.stream else api.to_response(raw)
 
-    return with_retries(name, call, api_key, send, (sdk_error, *BAD_BODY))
+    return with_retries(api.name, call, api_key, send, errors)

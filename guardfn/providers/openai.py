@@ -1,8 +1,11 @@
-"""OpenAI Chat Completions through the official ``openai`` SDK (sync, async, streaming).
+"""OpenAI through the official ``openai`` SDK: Chat Completions (default) or, with
+``api="responses"``, the Responses API (:mod:`guardfn.providers.openai_responses`).
 
-Works with any OpenAI-compatible server (vLLM, Ollama, LM Studio) through ``base_url=``
-or the SDK's own ``OPENAI_BASE_URL``. ``max_tokens`` is always sent: as
-``max_completion_tokens`` for reasoning models (o1, o3, o4, gpt-5), which refuse the old name.
+Works with any OpenAI-compatible server (vLLM, Ollama, LM Studio) through ``base_url=`` or
+the SDK's own ``OPENAI_BASE_URL``. ``max_tokens`` is always sent: as
+``max_completion_tokens`` for reasoning models (o1, o3, o4, gpt-5), which refuse the old
+name. guardfn's canonical messages become Chat Completions messages here: image parts
+``image_url`` parts, assistant tool calls ``tool_calls``, tool results ``tool`` messages.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ import functools
 import re
 from typing import Any
 
-from guardfn.call import Call, Response, StreamResponse, Usage
+from guardfn.call import Call, Message, OutputSchema, Response, StreamResponse, TextPart, ToolCall, Usage
 from guardfn.hookspecs import hookimpl
-from guardfn.providers.base import cached_client, send_request
+from guardfn.providers.base import Api, ToolCallAssembler, cached_client, send_request
 
 NAME = "openai"
 _REASONING_MODELS = re.compile(r"^(o\d|gpt-5)")
@@ -31,20 +34,82 @@ def token_param(model: str) -> str:
     return "max_completion_tokens" if _REASONING_MODELS.match(model) else "max_tokens"
 
 
+def _user_content(message: Message) -> str | list[dict[str, Any]]:
+    """A plain string for one text part (what most requests are), else a list of parts."""
+    content = message.content
+    if len(content) == 1 and isinstance(content[0], TextPart):
+        return content[0].text
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, TextPart):
+            parts.append({"type": "text", "text": part.text})
+        else:
+            image: dict[str, Any] = {"url": part.url}
+            if part.detail:
+                image["detail"] = part.detail
+            parts.append({"type": "image_url", "image_url": image})
+    return parts
+
+
+def chat_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """Canonical messages as Chat Completions messages."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "user":
+            out.append({"role": "user", "content": _user_content(m)})
+        elif m.role == "assistant" and m.tool_calls:
+            out.append(
+                {
+                    "role": "assistant",
+                    "content": m.text or None,
+                    "tool_calls": [
+                        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json()}}
+                        for c in m.tool_calls
+                    ],
+                }
+            )
+        elif m.role == "tool":
+            out.append({"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text})
+        else:
+            out.append({"role": m.role, "content": m.text})
+    return out
+
+
+def response_format(schema: OutputSchema) -> dict[str, Any]:
+    """``response_format`` for a JSON schema answer (strict where the schema allows it)."""
+    strict = schema.strict_schema is not None
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": schema.name, "schema": schema.strict_schema or schema.schema, "strict": strict},
+    }
+
+
 def build_params(call: Call) -> dict[str, Any]:
     """The keyword arguments for ``chat.completions.create``."""
-    params: dict[str, Any] = {"model": call.model, "messages": call.messages}
+    settings = call.settings
+    params: dict[str, Any] = {"model": call.model, "messages": chat_messages(call.messages)}
     params[token_param(call.model)] = call.max_tokens
-    if call.settings.temperature is not None:
-        params["temperature"] = call.settings.temperature
+    if settings.temperature is not None:
+        params["temperature"] = settings.temperature
+    if settings.tools:
+        params["tools"] = [
+            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+            for t in settings.tools
+        ]
+    if call.output_schema is not None:
+        params["response_format"] = response_format(call.output_schema)
+    if settings.params:
+        params.update(settings.params)
     if call.stream:
         params["stream"] = True
         params["stream_options"] = {"include_usage": True}
-    params.update(call.extra_request)
+    if call.extra_request:
+        params.update(call.extra_request)
     return params
 
 
-def _client(call: Call, api_key: str) -> Any:
+def client_for(call: Call, api_key: str) -> Any:
+    """The (cached) ``OpenAI`` / ``AsyncOpenAI`` client for this call's endpoint and key."""
     openai = _sdk()
     settings = call.settings
     cls = openai.AsyncOpenAI if call.is_async else openai.OpenAI
@@ -56,10 +121,15 @@ def _client(call: Call, api_key: str) -> Any:
 
 
 def to_response(completion: Any) -> Response:
-    """A :class:`Response` from a ``ChatCompletion``."""
+    """A :class:`Response` from a ``ChatCompletion`` (its text and tool calls)."""
     choice = completion.choices[0] if completion.choices else None
     message = getattr(choice, "message", None)
     text = getattr(message, "content", None) or ""
+    tool_calls = [
+        ToolCall.from_json(c.id, c.function.name, c.function.arguments or "")
+        for c in getattr(message, "tool_calls", None) or []
+        if getattr(c, "function", None) is not None
+    ]
     usage = completion.usage
     return Response(
         text=text,
@@ -67,6 +137,7 @@ def to_response(completion: Any) -> Response:
         finish_reason=getattr(choice, "finish_reason", None),
         usage=Usage(getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0),
         raw=completion,
+        tool_calls=tool_calls,
     )
 
 
@@ -80,10 +151,30 @@ def _absorb(chunk: Any, out: StreamResponse) -> str | None:
     choice = chunk.choices[0]
     if choice.finish_reason:
         out.finish_reason = choice.finish_reason
-    delta = choice.delta.content if choice.delta is not None else None
-    if delta:
-        out.text += delta
-    return delta or None
+    delta = choice.delta
+    if delta is None:
+        return None
+    for piece in delta.tool_calls or ():
+        if out.partial is None:
+            out.partial = ToolCallAssembler()
+        function = piece.function
+        out.partial.add(
+            piece.index,
+            id=piece.id,
+            name=function.name if function is not None else None,
+            arguments=function.arguments if function is not None else None,
+        )
+    text = delta.content
+    if text:
+        out.text += text
+    return text or None
+
+
+def _sdk_error() -> type[BaseException]:
+    return _sdk().APIError
+
+
+CHAT = Api(NAME, to_response, _absorb, _sdk_error)
 
 
 @hookimpl
@@ -91,8 +182,16 @@ def guardfn_call_model(call: Call, api_key: str) -> Any:
     """Runs for each model request whose provider is ``openai``; returns ``None`` otherwise."""
     if call.provider != NAME:
         return None
-    client = _client(call, api_key)
-    params = build_params(call)
-    return send_request(
-        NAME, call, api_key, lambda: client.chat.completions.create(**params), to_response, _absorb, _sdk().APIError
-    )
+    client = client_for(call, api_key)
+    if call.settings.api == "responses":
+        from guardfn.providers.openai_responses import RESPONSES
+        from guardfn.providers.openai_responses import build_params as responses_params
+
+        params = responses_params(call)
+        api = RESPONSES
+        create = lambda: client.responses.create(**params)  # noqa: E731
+    else:
+        params = build_params(call)
+        api = CHAT
+        create = lambda: client.chat.completions.create(**params)  # noqa: E731
+    return send_request(api, call, api_key, create)

@@ -28,6 +28,8 @@ BUILTIN_STAGES: tuple[tuple[str, str], ...] = (
     # call model
     ("openai", "guardfn.providers.openai"),
     ("anthropic", "guardfn.providers.anthropic"),
+    # check tool calls (issue 15): after pii (which restores the arguments), before output_rules
+    ("tools", "guardfn.stages.tools"),
     # check / transform output (issue 6): schema, output_rules, html
     ("schema", "guardfn.stages.schema"),
     ("output_rules", "guardfn.stages.output_rules"),

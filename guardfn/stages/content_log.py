@@ -52,7 +52,7 @@ def record_of(call: Call, outcome: str) -> dict[str, Any]:
         "outcome": outcome,
         "stage": facts.stage,
         "reason_code": facts.reason_code,
-        "messages": [{"role": m.get("role"), "content": m.get("content")} for m in call.messages],
+        "messages": [m.to_dict() for m in call.messages],
         "responses": answers,
     }
 

@@ -101,7 +101,7 @@ def _plan(call: Call, specs: tuple[LimitSpec, ...]) -> Reservation:
         kinds[name] = spec.kind
         claim = Claim(counter_key(who, spec), name, spec.window, spec.capacity, amounts[spec.kind])
         groups.setdefault(spec.scope, []).append(claim)
-    return Reservation(f"{call.request_id}#{call.reasks}", list(groups.values()), kinds)
+    return Reservation(f"{call.request_id}#{call.reasks}.{call.tool_round}", list(groups.values()), kinds)
 
 
 def _refusal(denied: Denied, plan: Reservation) -> RateLimitExceeded:

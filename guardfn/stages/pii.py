@@ -5,10 +5,13 @@ Settings: ``pii`` (``"off"``, ``"redact"``, ``"mask"``, ``"pseudonymize"``, ``"b
 left alone), ``pii_allow_patterns`` (regexes; a value that fully matches one is left
 alone), ``pii_threshold`` (minimum detection score, default 0.7).
 
-Every message is covered: system, user and earlier assistant turns. In
-``"pseudonymize"`` mode the placeholder map lives in ``call.vault`` for this call only,
-and the answer gets the real values back: in ``response.text``, in every string of
-``response.parsed``, and across the chunks of a stream.
+Every text is covered: system, user and earlier assistant turns, tool results and the
+strings in tool call arguments (after each tool round, the new messages). In
+``"pseudonymize"`` mode the placeholder map lives in ``call.vault`` for this call only (one
+vault across every round), placeholders the model writes into a tool call's arguments are
+restored before the tool runs (the tool gets the real address), and the answer gets the
+real values back: in ``response.text``, in every string of ``response.parsed``, and across
+the chunks of a stream.
 
 Fail closed: if the engine cannot be built or a recognizer fails, the call is refused
 with :class:`guardfn.errors.PIIEngineUnavailable` before anything is sent. Findings,
@@ -22,7 +25,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from guardfn.call import Call, Finding, Response
+from guardfn.call import Call, Finding, Response, TextRef, ToolRequest
 from guardfn.errors import ConfigurationError, GuardError, PIIDetected, PIIEngineUnavailable
 from guardfn.hookspecs import hookimpl
 from guardfn.pii.anonymize import Pseudonymizer, replace
@@ -96,14 +99,14 @@ def _transform(call: Call, engine: Any) -> None:
     settings = call.settings
     mode = settings.pii
     allow_patterns = [re.compile(p) for p in settings.pii_allow_patterns]
-    found: list[tuple[int, list[Any]]] = []
-    for index, message in enumerate(call.messages):
-        content = message.get("content")
-        if not isinstance(content, str) or not content:
+    refs = list(call.texts(new=True))
+    found: list[tuple[TextRef, list[Any]]] = []
+    for ref in refs:
+        if not ref.text:
             continue
         try:
             detections = engine.analyze(
-                content,
+                ref.text,
                 entities=settings.pii_entities,
                 threshold=settings.pii_threshold,
                 allow=settings.pii_allow,
@@ -114,12 +117,12 @@ def _transform(call: Call, engine: Any) -> None:
         except Exception as exc:
             # Never chain: some third-party errors quote the text they were looking at.
             raise PIIEngineUnavailable(
-                f"PII detection failed on message {index} ({type(exc).__name__}); nothing was sent",
+                f"PII detection failed on message {ref.index} ({type(exc).__name__}); nothing was sent",
                 stage=NAME,
                 hint=_ENABLE_HINT,
             ) from None
         if detections:
-            found.append((index, detections))
+            found.append((ref, detections))
 
     totals: Counter[str] = Counter()
     for _, detections in found:
@@ -140,19 +143,31 @@ def _transform(call: Call, engine: Any) -> None:
     assert mode in ("redact", "mask", "pseudonymize")
     pseudonymizer: Pseudonymizer | None = None
     if mode == "pseudonymize":
-        pseudonymizer = Pseudonymizer()
-        for message in call.messages:
-            if isinstance(message.get("content"), str):
-                pseudonymizer.reserve_from(message["content"])
-    for index, detections in found:
-        message = call.messages[index]
-        new_text, counts = replace(message["content"], detections, mode, pseudonymizer)
-        message["content"] = new_text
-        call.record_change(NAME, f"messages[{index}]", sum(counts.values()))
+        # one pseudonymizer per call, across every tool round: a value keeps its placeholder
+        pseudonymizer = call.state.setdefault(NAME, {}).setdefault("pseudonymizer", Pseudonymizer())
+        for ref in refs:
+            pseudonymizer.reserve_from(ref.text)
+    for ref, detections in found:
+        new_text, counts = replace(ref.text, detections, mode, pseudonymizer)
+        call.replace_text(ref, new_text)
+        call.record_change(NAME, ref.target, sum(counts.values()))
     for kind, count in sorted(totals.items()):
         call.add_finding(Finding(stage=NAME, kind=kind, count=count, detail={"mode": mode}))
     if pseudonymizer is not None:
         call.vault.update(pseudonymizer.vault)
+
+
+@hookimpl
+def guardfn_check_tool_call(call: Call, request: ToolRequest) -> None:
+    """Runs for each tool call before the checks that judge it: puts the real values back
+    into the arguments (the model wrote placeholders), so the tool gets the real e-mail
+    address and the rules and validation see what the tool will see."""
+    if call.settings.pii != "pseudonymize" or not call.vault or request.arguments is None:
+        return
+    restored = restore_object(request.arguments, call.vault)
+    if restored != request.arguments:
+        request.arguments = restored
+        call.record_change(NAME, f"tool_call[{request.tool_call.name}].arguments", 1)
 
 
 @hookimpl

@@ -22,9 +22,7 @@ first answer, default 2), ``native_structured_output`` (default on).
 
 from __future__ import annotations
 
-from typing import Any
-
-from guardfn.call import Call, Finding, Reask, Response
+from guardfn.call import Call, Finding, Reask, Response, TextPart, text_message
 from guardfn.errors import ConfigurationError, OutputValidationError
 from guardfn.hookspecs import hookimpl
 from guardfn.output.schema import validator_for
@@ -38,14 +36,14 @@ _TRUNCATED = frozenset({"length", "max_tokens"})
 
 
 def add_system_text(call: Call, text: str, stage: str, *, first: bool = False) -> None:
-    """Add ``text`` to the first system message (inserting one if there is none): at its end,
-    or at its start with ``first=True``."""
+    """Add ``text`` to the first system message (inserting one if there is none): as a text
+    part at its end, or at its start with ``first=True``."""
     messages = call.messages
-    if messages and messages[0].get("role") == "system":
-        old = messages[0]["content"]
-        messages[0]["content"] = f"{text}\n\n{old}" if first else f"{old}\n\n{text}"
+    if messages and messages[0].role == "system":
+        content = messages[0].content
+        content.insert(0 if first else len(content), TextPart(text))
     else:
-        messages.insert(0, {"role": "system", "content": text})
+        messages.insert(0, text_message("system", text))
     call.record_change(stage, "messages[0]", 1)
 
 
@@ -76,21 +74,22 @@ def guardfn_transform_input(call: Call) -> None:
     """Runs once per call, before the first request: asks the provider for the schema's
     shape natively (``call.extra_request``) or adds the JSON instruction to the system prompt."""
     schema = call.settings.schema_
-    if schema is None:
+    if schema is None or call.tool_round:
         return
     validator = validator_for(schema)
-    state = call.state.setdefault(NAME, {})
-    request: dict[str, Any] | None = None
-    if call.settings.native_structured_output:
-        if call.provider == "openai":
-            request = validator.openai_request()
-        elif call.provider == "anthropic":
-            request = validator.anthropic_request()
-    if request:
-        call.extra_request.update(request)
+    state = call.state.setdefault(NAME, {"reasks": 0})
+    if call.settings.native_structured_output and _native(call):
+        call.output_schema = validator.output_schema()
+    if call.output_schema is not None:
         state["native"] = call.provider
         return
     add_system_text(call, validator.instruction(), NAME)
+
+
+def _native(call: Call) -> bool:
+    """Whether the provider is asked for the shape natively: OpenAI always (with tools too),
+    Anthropic through a forced tool, which only works when no tools of the caller's are offered."""
+    return call.provider == "openai" or (call.provider == "anthropic" and not call.settings.tools)
 
 
 @hookimpl
@@ -98,10 +97,11 @@ def guardfn_check_output(call: Call, response: Response) -> None:
     """Runs after each answer: validates it and sets ``response.parsed``; raises
     :class:`Reask` while re-asks are left, then :class:`OutputValidationError`."""
     schema = call.settings.schema_
-    if schema is None:
-        return
+    if schema is None or response.tool_calls:
+        return  # an answer calling tools is not the final answer yet
     validator = validator_for(schema)
-    native = call.state.get(NAME, {}).get("native")
+    state = call.state.setdefault(NAME, {"reasks": 0})
+    native = state.get("native")
     result = validator.validate(response.text, unwrap=native is not None)
     if result.ok:
         response.parsed = result.value
@@ -110,18 +110,19 @@ def guardfn_check_output(call: Call, response: Response) -> None:
     kinds = sorted({str(e.get("type")) for e in errors})
     call.add_finding(
         Finding(
-            stage=NAME, kind="invalid_output", count=len(errors), detail={"types": kinds, "attempt": call.reasks + 1}
+            stage=NAME, kind="invalid_output", count=len(errors), detail={"types": kinds, "attempt": state["reasks"] + 1}
         )
     )
-    if call.reasks < call.settings.schema_retries:
+    if state["reasks"] < call.settings.schema_retries:
+        state["reasks"] += 1
         follow_up = validator.reask_message(errors, truncated=response.finish_reason in _TRUNCATED)
         raise Reask(
-            [{"role": "assistant", "content": response.text or "(no answer)"}, {"role": "user", "content": follow_up}],
+            [text_message("assistant", response.text or "(no answer)"), text_message("user", follow_up)],
             reason=f"the answer did not match the schema ({len(errors)} error(s)); asking again",
         )
     call.findings[-1].blocked = True
     raise OutputValidationError(
-        f"the answer did not match the schema after {call.reasks} re-ask(s): "
+        f"the answer did not match the schema after {state['reasks']} re-ask(s): "
         f"{len(errors)} error(s) ({', '.join(kinds)})",
         errors=errors,
         stage=NAME,

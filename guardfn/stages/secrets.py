@@ -1,7 +1,8 @@
 """The ``secrets`` stage: credentials pasted into a prompt never leave the process.
 
-Setting ``secrets``: ``"redact"`` (default) replaces each credential in every message
-(system, user and assistant) with ``[SECRET:<kind>]`` during ``guardfn_transform_input``,
+Setting ``secrets``: ``"redact"`` (default) replaces each credential in every text of every
+message (system, user, assistant, tool results, tool call arguments) with ``[SECRET:<kind>]``
+during ``guardfn_transform_input``,
 so the provider, audit and metrics only see the redacted text; ``"block"`` refuses the
 call with :class:`guardfn.errors.SecretDetected` during ``guardfn_screen_input``;
 ``"off"`` does nothing. Detectors are :data:`guardfn.screening.secrets.DETECTORS` plus
@@ -76,19 +77,14 @@ def guardfn_transform_input(call: Call) -> Any:
     return None
 
 
-def _texts(call: Call) -> list[str]:
-    return [c for c in (m.get("content") for m in call.messages) if isinstance(c, str)]
-
-
 def _block(call: Call) -> None:
     scan = scanner()
-    if scan.clear(_texts(call)):
+    refs = list(call.texts(new=True))
+    if scan.clear(ref.text for ref in refs):
         return
     found: Counter[str] = Counter()
-    for message in call.messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            found.update(m.kind for m in scan.find(content))
+    for ref in refs:
+        found.update(m.kind for m in scan.find(ref.text))
     if not found:
         return
     for kind, count in sorted(found.items()):
@@ -104,17 +100,15 @@ def _block(call: Call) -> None:
 
 def _redact(call: Call) -> None:
     scan = scanner()
-    if scan.clear(_texts(call)):
+    refs = list(call.texts(new=True))
+    if scan.clear(ref.text for ref in refs):
         return
     totals: Counter[str] = Counter()
-    for index, message in enumerate(call.messages):
-        content = message.get("content")
-        if not isinstance(content, str):
-            continue
-        redaction = scan.redact(content)
+    for ref in refs:
+        redaction = scan.redact(ref.text)
         if redaction.total:
-            message["content"] = redaction.text
-            call.record_change(NAME, f"messages[{index}]", redaction.total)
+            call.replace_text(ref, redaction.text)
+            call.record_change(NAME, ref.target, redaction.total)
             totals.update(redaction.counts)
     for kind, count in sorted(totals.items()):
         call.add_finding(Finding(stage=NAME, kind=kind, count=count))

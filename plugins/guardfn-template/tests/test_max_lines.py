@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import guardfn
 from guardfn import ConfigurationError, InputTooLong, guarded_llm, hookimpl
-from guardfn.call import Call
+from guardfn.call import Call, text_message
 from guardfn.cli import main as cli
 from guardfn.testing import FakeLLMServer
 
@@ -155,11 +155,11 @@ def test_count_lines_counts_every_line_break(parts: list[str], newline: str) -> 
 
 @given(st.lists(st.tuples(st.sampled_from(["system", "user", "assistant"]), st.integers(1, 20)), max_size=8))
 def test_longest_user_message_is_the_maximum_over_user_turns(turns: list[tuple[str, int]]) -> None:
-    messages = [{"role": role, "content": lines(n)} for role, n in turns]
+    messages = [text_message(role, lines(n)) for role, n in turns]
     user = [n for role, n in turns if role == "user"]
     found = longest_user_message(messages)
     if not user:
         assert found is None
     else:
         assert found is not None and found[1] == max(user)
-        assert messages[found[0]]["role"] == "user"
+        assert messages[found[0]].role == "user"

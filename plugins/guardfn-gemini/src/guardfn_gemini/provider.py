@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from guardfn.call import Call, Response, StreamResponse, Usage
-from guardfn.errors import ProviderAuthenticationError, ProviderError
+from guardfn.errors import ConfigurationError, InvalidPrompt, ProviderAuthenticationError, ProviderError
 from guardfn.hookspecs import hookimpl
 from guardfn.providers.base import cached_client, with_retries, with_retries_async, wrap_error
 from guardfn.settings import Settings
@@ -288,11 +288,18 @@ def build_request(call: Call) -> dict[str, Any]:
     """
     from google.genai import types
 
-    system = [m["content"] for m in call.messages if m["role"] == "system"]
+    for index, m in enumerate(call.messages):
+        if m.role == "tool" or m.tool_calls or m.images:
+            raise InvalidPrompt(
+                f"message {index}: guardfn-gemini sends text messages only (no images, tool calls or tool results)",
+                stage=NAME,
+                hint="send this conversation to an OpenAI or Anthropic model",
+            )
+    if call.settings.tools:
+        raise ConfigurationError("guardfn-gemini does not offer tools= yet", stage=NAME)
+    system = [m.text for m in call.messages if m.role == "system"]
     contents = [
-        types.Content(role=ROLES[m["role"]], parts=[types.Part(text=m["content"])])
-        for m in call.messages
-        if m["role"] != "system"
+        types.Content(role=ROLES[m.role], parts=[types.Part(text=m.text)]) for m in call.messages if m.role != "system"
     ]
     options: dict[str, Any] = {"max_output_tokens": call.max_tokens}
     if system:

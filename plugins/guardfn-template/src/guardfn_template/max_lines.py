@@ -77,9 +77,9 @@ def longest_user_message(messages: Sequence[Message]) -> tuple[int, int] | None:
     """``(index, lines)`` of the user message with the most lines, or ``None`` if there is none."""
     best: tuple[int, int] | None = None
     for index, message in enumerate(messages):
-        if message.get("role") != "user":
+        if message.role != "user":
             continue
-        lines = count_lines(message.get("content") or "")
+        lines = count_lines(message.text)
         if best is None or lines > best[1]:
             best = (index, lines)
     return best
