@@ -31,15 +31,19 @@ from guardfn.errors import (
     RateLimitExceeded,
     SecretDetected,
     StoreUnavailable,
+    ToolCallRejected,
+    ToolLoopExceeded,
 )
 
 if TYPE_CHECKING:
-    from guardfn.call import Call, Finding, Response, Usage
+    from guardfn.call import Call, Finding, Message, Reply, Response, Usage
     from guardfn.context import as_user
     from guardfn.decorator import guarded_llm
     from guardfn.hookspecs import hookimpl
     from guardfn.plugins import register, unregister
+    from guardfn.prompt import untrusted
     from guardfn.settings import Settings, configure
+    from guardfn.tools import Tool
     from guardfn.verify import verify_keys
 
 __version__ = "0.1.0"
@@ -56,6 +60,10 @@ _LAZY = {
     "Finding": "guardfn.call",
     "Response": "guardfn.call",
     "Usage": "guardfn.call",
+    "Message": "guardfn.call",
+    "Reply": "guardfn.call",
+    "Tool": "guardfn.tools",
+    "untrusted": "guardfn.prompt",
     "verify_keys": "guardfn.verify",
 }
 
@@ -86,6 +94,7 @@ __all__ = [
     "InputRejected",
     "InputTooLong",
     "InvalidPrompt",
+    "Message",
     "OfflineFallbackWarning",
     "OutputRejected",
     "OutputValidationError",
@@ -95,10 +104,14 @@ __all__ = [
     "ProviderAuthenticationError",
     "ProviderError",
     "RateLimitExceeded",
+    "Reply",
     "Response",
     "SecretDetected",
     "Settings",
     "StoreUnavailable",
+    "Tool",
+    "ToolCallRejected",
+    "ToolLoopExceeded",
     "Usage",
     "as_user",
     "configure",
@@ -106,5 +119,6 @@ __all__ = [
     "hookimpl",
     "register",
     "unregister",
+    "untrusted",
     "verify_keys",
 ]

@@ -1,19 +1,22 @@
-"""A loopback server that speaks the OpenAI Chat Completions and Anthropic Messages APIs.
+"""A loopback server that speaks OpenAI Chat Completions and Responses and Anthropic Messages.
 
 Tests (and ``guardfn demo``) point the real SDKs at it, so every guarded call goes through
-the real client code and a real socket. Replies are scripted (text, usage, chunks, delays,
-errors with ``Retry-After``, broken JSON); without a script it echoes the last user message,
-which shows exactly what reached the "provider". Every request is recorded.
+the real client code and a real socket. Replies are scripted (text, tool calls, usage,
+chunks, delays, errors with ``Retry-After``, broken JSON); without a script it echoes the
+last user message or tool result, which shows exactly what reached the "provider". Every
+request is recorded; image parts and tool results are accepted in every API's shape.
 
     with FakeLLMServer() as server:
         server.reply("hello", usage=(12, 3))
+        server.reply(tool_calls=[("get_weather", {"city": "Paris"})])   # the model calls a tool
         client = openai.OpenAI(base_url=server.openai_base_url, api_key="sk-test")
 
-Routes: ``POST /v1/chat/completions`` (OpenAI), ``POST /v1/messages`` (Anthropic) and
-``GET /v1/models`` (Anthropic's list shape when the request carries ``x-api-key`` or
-``anthropic-version``, OpenAI's otherwise). ``"stream": true`` answers with server-sent
-events in each provider's format. Run ``python -m guardfn.testing`` to serve from a shell
-(it prints the URL), or :func:`serve_in_subprocess` to serve from a child process.
+Routes: ``POST /v1/chat/completions`` and ``POST /v1/responses`` (OpenAI), ``POST
+/v1/messages`` (Anthropic) and ``GET /v1/models`` (Anthropic's list shape when the request
+carries ``x-api-key`` or ``anthropic-version``, OpenAI's otherwise). ``"stream": true``
+answers with server-sent events in each API's format. Run ``python -m guardfn.testing`` to
+serve from a shell (it prints the URL), or :func:`serve_in_subprocess` to serve from a
+child process.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 __all__ = ["FakeLLMServer", "RecordedRequest", "Reply", "echo", "require_plugin", "serve_in_subprocess"]
 
 OPENAI_PATH = "/v1/chat/completions"
+RESPONSES_PATH = "/v1/responses"
 ANTHROPIC_PATH = "/v1/messages"
 MODELS_PATH = "/v1/models"
 
@@ -83,6 +87,8 @@ class Reply:
     message: str = "scripted error"
     bad_json: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Tool calls the model makes, ``(name, arguments)``; ids are made up per reply."""
 
 
 def _tokens(text: str) -> int:
@@ -90,28 +96,61 @@ def _tokens(text: str) -> int:
 
 
 def _content_text(content: Any) -> str:
+    """The text of a message's content in any API's shape (image parts contribute nothing)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(str(block.get("text", "")) for block in content if isinstance(block, dict))
+        texts = []
+        for block in content:
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "tool_result":
+                texts.append(_content_text(block.get("content")))
+            elif isinstance(block.get("text"), str):
+                texts.append(block["text"])
+        return "".join(texts)
     return ""
 
 
+def _turns(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(role, text)`` of every turn of a request in any of the three APIs; tool results
+    have role ``tool``."""
+    turns: list[tuple[str, str]] = []
+    if isinstance(body.get("system"), (str, list)):
+        turns.append(("system", _content_text(body["system"])))
+    if isinstance(body.get("instructions"), str):
+        turns.append(("system", body["instructions"]))
+    items = body.get("messages") or body.get("input") or []
+    if isinstance(items, str):
+        items = [{"role": "user", "content": items}]
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "function_call_output":
+            turns.append(("tool", str(item.get("output") or "")))
+            continue
+        content = item.get("content")
+        is_result = isinstance(content, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+        )
+        turns.append(("tool" if is_result else str(item.get("role") or ""), _content_text(content)))
+    return turns
+
+
 def _prompt_text(body: dict[str, Any]) -> str:
-    parts = [_content_text(body.get("system"))]
-    parts.extend(_content_text(m.get("content")) for m in body.get("messages") or [] if isinstance(m, dict))
-    return "\n".join(p for p in parts if p)
+    return "\n".join(text for _, text in _turns(body) if text)
 
 
 def _last_user_text(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return _content_text(message.get("content"))
+    """The text of the last user message or tool result."""
+    for role, text in reversed(_turns(body)):
+        if role in ("user", "tool"):
+            return text
     return ""
 
 
 def echo(request: RecordedRequest) -> Reply:
-    """The default responder: ``"echo: "`` and the last user message."""
+    """The default responder: ``"echo: "`` and the last user message (or tool result)."""
     return Reply(text="echo: " + _last_user_text(request.body if isinstance(request.body, dict) else {}))
 
 
@@ -201,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         """Chat Completions or Messages, JSON or server-sent events."""
         request = self._record()
-        if request.path not in (OPENAI_PATH, ANTHROPIC_PATH):
+        if request.path not in (OPENAI_PATH, RESPONSES_PATH, ANTHROPIC_PATH):
             return self._error(request, Reply(status=404, message=f"no route for POST {request.path}"))
         if not isinstance(request.body, dict):
             return self._error(request, Reply(status=400, message="request body is not a JSON object"))
@@ -218,6 +257,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, b"{this is not json", "application/json")
         if request.path == OPENAI_PATH:
             return self._openai(body, reply)
+        if request.path == RESPONSES_PATH:
+            return self._responses(body, reply)
         return self._anthropic(body, reply)
 
     # --- responses ---------------------------------------------------------------------
@@ -239,7 +280,9 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.retry_after is not None:
             headers["retry-after"] = f"{reply.retry_after:g}"
         kind = _ERROR_TYPES.get(reply.status, "api_error")
-        if request.path == ANTHROPIC_PATH or (request.path != OPENAI_PATH and _is_anthropic(request)):
+        if request.path == ANTHROPIC_PATH or (
+            request.path not in (OPENAI_PATH, RESPONSES_PATH) and _is_anthropic(request)
+        ):
             payload: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": reply.message}}
         else:
             code = "rate_limit_exceeded" if reply.status == 429 else kind
@@ -270,7 +313,15 @@ class _Handler(BaseHTTPRequestHandler):
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
+        calls = [(f"call_{uuid.uuid4().hex[:12]}", name, _dumps(args)) for name, args in reply.tool_calls]
+        if calls and not reply.finish_reason:
+            finish = "tool_calls"
         if not body.get("stream"):
+            message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else ""), "refusal": None}
+            if calls:
+                message["tool_calls"] = [
+                    {"id": i, "type": "function", "function": {"name": n, "arguments": a}} for i, n, a in calls
+                ]
             return self._json(
                 200,
                 {
@@ -278,14 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "object": "chat.completion",
                     "created": created,
                     "model": model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": text, "refusal": None},
-                            "finish_reason": finish,
-                            "logprobs": None,
-                        }
-                    ],
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
                     "usage": usage,
                     **reply.extra,
                 },
@@ -299,11 +343,31 @@ class _Handler(BaseHTTPRequestHandler):
         events = [chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])]
         pieces = reply.chunks if reply.chunks is not None else _split(text)
         events.extend(chunk([{"index": 0, "delta": {"content": p}, "finish_reason": None}]) for p in pieces)
+        for n, (call_id, name, arguments) in enumerate(calls):
+            start = {"index": n, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+            events.append(chunk([{"index": 0, "delta": {"tool_calls": [start]}, "finish_reason": None}]))
+            events.extend(
+                chunk(
+                    [
+                        {
+                            "index": 0,
+                            "delta": {"tool_calls": [{"index": n, "function": {"arguments": a}}]},
+                            "finish_reason": None,
+                        }
+                    ]
+                )
+                for a in _split(arguments)
+            )
         events.append(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]))
         if include_usage:
             events.append(chunk([], usage=usage))
         events.append("data: [DONE]\n\n")
         self._sse(events)
+
+    def _responses(self, body: dict[str, Any], reply: Reply) -> None:
+        if body.get("stream"):
+            return self._sse(_responses_events(body, reply))
+        return self._json(200, _responses_payload(body, reply))
 
     def _anthropic(self, body: dict[str, Any], reply: Reply) -> None:
         model = body.get("model", "fake-model")
@@ -311,7 +375,11 @@ class _Handler(BaseHTTPRequestHandler):
         prompt_tokens, completion_tokens = reply.usage or (_tokens(_prompt_text(body)), _tokens(text))
         ident = f"msg_{uuid.uuid4().hex[:16]}"
         content: dict[str, Any] = {"type": "text", "text": text}
-        stop = reply.finish_reason or "end_turn"
+        uses = [
+            {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:16]}", "name": name, "input": args}
+            for name, args in reply.tool_calls
+        ]
+        stop = reply.finish_reason or ("tool_use" if uses else "end_turn")
         choice = body.get("tool_choice") or {}
         if body.get("tools") and isinstance(choice, dict) and choice.get("type") == "tool":
             try:
@@ -334,7 +402,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "type": "message",
                     "role": "assistant",
                     "model": model,
-                    "content": [content],
+                    "content": ([content] if text or not uses else []) + uses,
                     "stop_reason": stop,
                     "stop_sequence": None,
                     "usage": usage,
@@ -370,13 +438,25 @@ class _Handler(BaseHTTPRequestHandler):
                 event("content_block_delta", {"index": 0, "delta": {"type": "input_json_delta", "partial_json": p}})
                 for p in pieces
             )
+            events.append(event("content_block_stop", {"index": 0}))
         else:
-            events.append(event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
-            pieces = reply.chunks if reply.chunks is not None else _split(text)
-            events.extend(
-                event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}}) for p in pieces
-            )
-        events.append(event("content_block_stop", {"index": 0}))
+            blocks = 0
+            if text or not uses:
+                events.append(event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
+                pieces = reply.chunks if reply.chunks is not None else _split(text)
+                events.extend(
+                    event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}})
+                    for p in pieces
+                )
+                events.append(event("content_block_stop", {"index": 0}))
+                blocks = 1
+            for n, use in enumerate(uses, start=blocks):
+                events.append(event("content_block_start", {"index": n, "content_block": {**use, "input": {}}}))
+                events.extend(
+                    event("content_block_delta", {"index": n, "delta": {"type": "input_json_delta", "partial_json": p}})
+                    for p in _split(_dumps(use["input"]))
+                )
+                events.append(event("content_block_stop", {"index": n}))
         events.append(
             event(
                 "message_delta",
@@ -385,6 +465,106 @@ class _Handler(BaseHTTPRequestHandler):
         )
         events.append(event("message_stop", {}))
         self._sse(events)
+
+
+def _responses_payload(body: dict[str, Any], reply: Reply, status: str = "completed") -> dict[str, Any]:
+    """A Responses API ``Response`` object for ``reply`` (its output items and usage)."""
+    text = reply.text
+    prompt_tokens, completion_tokens = reply.usage or (_tokens(_prompt_text(body)), _tokens(text))
+    output: list[dict[str, Any]] = []
+    if text or not reply.tool_calls:
+        output.append(
+            {
+                "type": "message",
+                "id": f"msg_{uuid.uuid4().hex[:16]}",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        )
+    output.extend(
+        {
+            "type": "function_call",
+            "id": f"fc_{uuid.uuid4().hex[:16]}",
+            "call_id": f"call_{uuid.uuid4().hex[:12]}",
+            "name": name,
+            "arguments": _dumps(args),
+            "status": "completed",
+        }
+        for name, args in reply.tool_calls
+    )
+    truncated = reply.finish_reason in ("length", "max_tokens")
+    return {
+        "id": f"resp_{uuid.uuid4().hex[:16]}",
+        "object": "response",
+        "created_at": time.time(),
+        "model": body.get("model", "fake-model"),
+        "status": "incomplete" if truncated else status,
+        "incomplete_details": {"reason": "max_output_tokens"} if truncated else None,
+        "error": None,
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": prompt_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": completion_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+        **reply.extra,
+    }
+
+
+def _responses_events(body: dict[str, Any], reply: Reply) -> list[str]:
+    """The server-sent events of a streamed Responses API answer."""
+    final = _responses_payload(body, reply)
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**final, "status": "in_progress", "output": []}}
+    ]
+    for index, item in enumerate(final["output"]):
+        if item["type"] == "message":
+            events.append(
+                {"type": "response.output_item.added", "output_index": index, "item": {**item, "content": []}}
+            )
+            part = {"type": "output_text", "text": "", "annotations": []}
+            events.append({"type": "response.content_part.added", "item_id": item["id"], "output_index": index,
+                           "content_index": 0, "part": part})  # fmt: skip
+            text = item["content"][0]["text"]
+            pieces = reply.chunks if reply.chunks is not None else _split(text)
+            events.extend(
+                {
+                    "type": "response.output_text.delta",
+                    "item_id": item["id"],
+                    "output_index": index,
+                    "content_index": 0,
+                    "delta": piece,
+                    "logprobs": [],
+                }
+                for piece in pieces
+            )
+            events.append({"type": "response.output_text.done", "item_id": item["id"], "output_index": index,
+                           "content_index": 0, "text": text, "logprobs": []})  # fmt: skip
+        else:
+            events.append(
+                {"type": "response.output_item.added", "output_index": index, "item": {**item, "arguments": ""}}
+            )
+            events.extend(
+                {
+                    "type": "response.function_call_arguments.delta",
+                    "item_id": item["id"],
+                    "output_index": index,
+                    "delta": piece,
+                }
+                for piece in _split(item["arguments"])
+            )
+            events.append({"type": "response.function_call_arguments.done", "item_id": item["id"],
+                           "output_index": index, "arguments": item["arguments"], "name": item["name"]})  # fmt: skip
+        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    done = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
+    events.append({"type": done, "response": final})
+    return [f"event: {e['type']}\ndata: {_dumps({**e, 'sequence_number': n})}\n\n" for n, e in enumerate(events)]
 
 
 def _is_anthropic(request: RecordedRequest) -> bool:
@@ -479,8 +659,9 @@ class FakeLLMServer:
 
     def reply(
         self,
-        text: str = "OK",
+        text: str | None = None,
         *,
+        tool_calls: list[tuple[str, dict[str, Any]]] | None = None,
         usage: tuple[int, int] | None = None,
         finish_reason: str | None = None,
         delay: float = 0.0,
@@ -489,14 +670,22 @@ class FakeLLMServer:
     ) -> None:
         """Queue ``times`` successful replies.
 
-        ``usage`` is ``(prompt_tokens, completion_tokens)`` (default: about one token per four
-        characters); ``finish_reason`` may use either provider's words ("length" / "max_tokens");
-        ``chunks`` are the exact streamed deltas (default: the text in about three pieces);
-        ``delay`` seconds pass before the answer. For an Anthropic request that forces a tool,
-        ``text`` that is JSON becomes the ``tool_use`` input.
+        ``text`` is the answer (default ``"OK"``, or nothing when the reply calls tools);
+        ``tool_calls`` the tools the model calls, as ``(name, arguments)`` (each API's own
+        shape: Chat Completions ``tool_calls``, Responses ``function_call`` items, Anthropic
+        ``tool_use`` blocks, streamed in pieces when the request streams). ``usage`` is
+        ``(prompt_tokens, completion_tokens)`` (default: about one token per four
+        characters); ``finish_reason`` may use either provider's words ("length" /
+        "max_tokens"); ``chunks`` are the exact streamed text deltas (default: the text in
+        about three pieces); ``delay`` seconds pass before the answer. For an Anthropic
+        request that forces a tool, ``text`` that is JSON becomes the ``tool_use`` input.
         """
+        calls = list(tool_calls or [])
+        body = ("" if calls else "OK") if text is None else text
         for _ in range(times):
-            self._queue(Reply(text=text, usage=usage, finish_reason=finish_reason, delay=delay, chunks=chunks))
+            self._queue(
+                Reply(text=body, usage=usage, finish_reason=finish_reason, delay=delay, chunks=chunks, tool_calls=calls)
+            )
 
     def fail(
         self,
