@@ -40,7 +40,13 @@ class GuardedFunction:
         self._engine: Engine | None = None
         self._engine_version: tuple[int, int] = (-1, -1)
         self._lock = threading.Lock()
-        self.engine  # noqa: B018  # every option and plugin check fails now, not on the first call
+        engine = self.engine  # every option and plugin check fails now, not on the first call
+        if not self.is_async and any(t.is_async for t in engine.settings.tools):
+            raise ConfigurationError(
+                f"{fn.__qualname__} is a sync function but a tool is async def",
+                stage="tools",
+                hint="make the prompt function async def (its async tools are awaited), or the tool sync",
+            )
 
     def _user_param(self, name: str | None) -> str | None:
         params = self.signature.parameters

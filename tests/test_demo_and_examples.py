@@ -32,6 +32,19 @@ def test_demo_runs_every_scenario_against_the_fake_provider() -> None:
     assert "ann@example.com" in pii["answer"]  # pseudonymized, then restored in the answer
 
 
+def test_demo_agent_quarantines_a_poisoned_tool_result_and_round_trips_an_email_through_a_tool() -> None:
+    agent = next(r for r in _demo_records() if r["scenario"].startswith("an agent"))
+    assert agent["outcome"] == "ok"
+    sent = "\n".join(agent["sent_to_provider"])
+    assert "attacker@evil-mail.com" not in sent and "ignore all previous" not in sent.lower()
+    assert "withheld this tool result" in sent
+    assert "ann@example.com" not in sent and "<EMAIL_ADDRESS_1>" in sent  # the model only saw a placeholder
+    assert agent["send_email received"] == "ann@example.com"  # the tool got the real address
+    assert [(r["name"], r["round"]) for r in agent["tool_runs"]] == [("lookup_order", 1), ("send_email", 2)]
+    assert agent["answer"] == "Order A-17 has shipped; I emailed the status to ann@example.com."
+    assert any(f["kind"] == "tool_output_injection" for f in agent["findings"])
+
+
 def test_demo_without_presidio_says_on_screen_that_pii_is_sent_unredacted(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from guardfn import extras
 

@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from guardfn import (
+    ConfigurationError,
     GuardrailViolation,
     InjectionDetected,
     RateLimitExceeded,
@@ -442,3 +443,61 @@ def test_tool_runs_are_audited_by_name_and_counted_never_their_arguments(
     (run,) = record["tool_calls"]
     assert (run["name"], run["round"], run["outcome"]) == ("get_weather", 1, "ok") and run["duration_ms"] >= 0
     assert "Secretville" not in caplog.text and "sunny" not in caplog.text
+
+
+def test_an_async_tool_needs_an_async_prompt_function(server: FakeLLMServer) -> None:
+    async def slow_lookup(q: str) -> str:
+        """Look something up."""
+        return q
+
+    with pytest.raises(ConfigurationError, match="async"):
+
+        @guarded_llm(**options(server, "chat"), tools=[slow_lookup])
+        def assistant(q: str) -> str:
+            return q
+
+
+async def test_async_and_sync_tools_both_run_in_an_async_call(server: FakeLLMServer) -> None:
+    async def fetch_price(item: str) -> str:
+        """Price of an item."""
+        return f"{item}: 3 EUR"
+
+    def fetch_stock(item: str) -> int:
+        """Units in stock."""
+        return 12
+
+    server.reply(tool_calls=[("fetch_price", {"item": "tea"}), ("fetch_stock", {"item": "tea"})])
+    server.reply("Tea costs 3 EUR, 12 in stock.")
+
+    @guarded_llm(**options(server, "anthropic"), tools=[fetch_price, fetch_stock])
+    async def assistant(q: str) -> str:
+        return q
+
+    assert await assistant("tea?") == "Tea costs 3 EUR, 12 in stock."
+    assert tool_results(server.requests[1]) == ["tea: 3 EUR", "12"]
+
+
+def test_tool_runs_are_counted_in_metrics(server: FakeLLMServer, weather: Weather, monkeypatch: pytest.MonkeyPatch) -> None:
+    from _observability import DogStatsDListener
+
+    from guardfn.observability import metrics
+
+    metrics.reset()
+    listener = DogStatsDListener()
+    monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
+    monkeypatch.setenv("DD_DOGSTATSD_PORT", str(listener.port))
+    try:
+        server.reply(tool_calls=[("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})])
+        server.reply("ok")
+
+        @guarded_llm(**options(server, "chat"), tools=[weather()], metrics="datadog")
+        def assistant(q: str) -> str:
+            return q
+
+        assistant("weather?")
+        counted = [m for m in listener.collect() if m.name == "llm.tool_calls"]
+    finally:
+        metrics.reset()
+        listener.close()
+    assert sum(m.value for m in counted) == 2
+    assert all(m.tags["tool"] == "get_weather" and m.tags["outcome"] == "ok" for m in counted)
