@@ -15,6 +15,12 @@ Three result shapes:
 * a **transformation**: the plugin edits the :class:`~guardfn.call.Call` in place and
   records what it changed with ``call.record_change`` or ``call.add_finding``.
 
+Messages are :class:`guardfn.call.Message` objects in one canonical form (text and image
+parts, tool calls, tool results); walk their text with ``call.texts()`` and edit it with
+``call.replace_text()``. After each round of tool calls the input hooks run again and
+``call.texts(new=True)`` yields only the new messages (the tool results); each tool call the
+model asks for passes ``guardfn_check_tool_call`` before any tool runs.
+
 Blocking: a stage refuses a call by raising a :class:`guardfn.GuardError` subclass,
 never by returning a magic value. Any other exception from a fail-closed hook refuses
 the call as a :class:`guardfn.PluginError`.
