@@ -37,11 +37,11 @@ class FakeProvider:
 
 
 @contextlib.contextmanager
-def fake_provider(chunk_chars: int | None = None) -> Iterator[FakeProvider]:
+def fake_provider(chunk_chars: int | None = None, tool_rounds: int | None = None) -> Iterator[FakeProvider]:
     """guardfn's fake provider in a child process, so it shares no GIL with the measured client."""
     from guardfn.testing import serve_in_subprocess
 
-    process, url = serve_in_subprocess(chunk_chars=chunk_chars)
+    process, url = serve_in_subprocess(chunk_chars=chunk_chars, tool_rounds=tool_rounds)
     try:
         yield FakeProvider(url)
     finally:

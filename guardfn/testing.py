@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeLLMServer", "RecordedRequest", "Reply", "echo", "require_plugin", "serve_in_subprocess"]
+__all__ = ["FakeLLMServer", "RecordedRequest", "Reply", "echo", "require_plugin", "serve_in_subprocess", "tool_loop"]
 
 OPENAI_PATH = "/v1/chat/completions"
 RESPONSES_PATH = "/v1/responses"
@@ -162,6 +162,22 @@ def chunked_echo(size: int) -> Callable[[RecordedRequest], Reply]:
     def respond(request: RecordedRequest) -> Reply:
         text = echo(request).text
         return Reply(text=text, chunks=[text[i : i + size] for i in range(0, len(text), size)])
+
+    return respond
+
+
+def tool_loop(requests: int, tool: str = "get_weather", arguments: dict[str, Any] | None = None) -> Callable[[RecordedRequest], Reply]:
+    """A responder that plays an agent: it calls ``tool`` until the conversation holds
+    ``requests - 1`` tool results, then answers like :func:`echo` (``requests`` model
+    requests in all)."""
+    if requests < 1:
+        raise ValueError("a tool loop makes at least one request")
+    call = (tool, dict(arguments or {"city": "Paris"}))
+
+    def respond(request: RecordedRequest) -> Reply:
+        body = request.body if isinstance(request.body, dict) else {}
+        results = sum(1 for role, _ in _turns(body) if role == "tool")
+        return echo(request) if results >= requests - 1 else Reply(text="", tool_calls=[call])
 
     return respond
 
@@ -755,15 +771,17 @@ def require_plugin(*modules: str, install: str) -> None:
 
 
 def serve_in_subprocess(
-    host: str = "127.0.0.1", port: int = 0, chunk_chars: int | None = None
+    host: str = "127.0.0.1", port: int = 0, chunk_chars: int | None = None, tool_rounds: int | None = None
 ) -> tuple[subprocess.Popen[str], str]:
     """Start ``python -m guardfn.testing`` in a child process; returns the process and its URL.
 
     The child shares no GIL with the caller (benchmarks). Stop it with ``process.terminate()``
     and ``process.wait()``. It answers with the default echo responder, streamed in
-    ``chunk_chars``-character chunks when given (:func:`chunked_echo`).
+    ``chunk_chars``-character chunks when given (:func:`chunked_echo`), or as an agent that
+    needs ``tool_rounds`` requests (:func:`tool_loop`).
     """
     extra = ["--chunk-chars", str(chunk_chars)] if chunk_chars else []
+    extra += ["--tool-rounds", str(tool_rounds)] if tool_rounds else []
     process = subprocess.Popen(
         [sys.executable, "-m", "guardfn.testing", "--host", host, "--port", str(port), *extra],
         stdout=subprocess.PIPE,
@@ -785,8 +803,11 @@ def _main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--chunk-chars", type=int, default=0, help="stream answers in chunks of this many characters")
+    parser.add_argument("--tool-rounds", type=int, default=0, help="act as an agent needing this many requests")
     args = parser.parse_args(argv)
     responder = chunked_echo(args.chunk_chars) if args.chunk_chars else None
+    if args.tool_rounds:
+        responder = tool_loop(args.tool_rounds)
     with FakeLLMServer(args.host, args.port, responder=responder) as server:
         print(server.url, flush=True)
         with contextlib.suppress(KeyboardInterrupt):

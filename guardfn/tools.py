@@ -110,14 +110,31 @@ def _function_tool(fn: Callable[..., Any]) -> Tool:
 
 
 def _parameters(name: str, model: Any) -> dict[str, Any]:
+    """The arguments' JSON schema, without pydantic's generated ``title`` keys (tokens the
+    model does not need; names and descriptions say it all)."""
     try:
         schema: dict[str, Any] = model.model_json_schema()
     except Exception as exc:
         raise ConfigurationError(
             f"tool {name!r}: no JSON schema can describe its arguments ({type(exc).__name__})", stage="tools"
         ) from None
-    schema.pop("title", None)
-    return schema
+    return _untitled(schema)
+
+
+def _untitled(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_untitled(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            out[key] = {name: _untitled(sub) for name, sub in value.items()}  # a property may be named "title"
+        else:
+            out[key] = _untitled(value)
+    return out
 
 
 def tool_from(item: Any) -> Tool:
