@@ -426,6 +426,10 @@ class Call:
     """Provider request fields a stage adds for this call, merged last (after ``params=``)."""
     output_schema: OutputSchema | None = None
     """Set by the ``schema`` stage when the provider should be asked for the shape natively."""
+    tools: tuple[Any, ...] = ()
+    """The :class:`guardfn.tools.Tool` s offered in this call (``settings.tools`` for a decorated function)."""
+    client: Any = None
+    """An SDK client of the caller's to send with (``guardfn.wrap``); ``None``: guardfn's own."""
 
     def __repr__(self) -> str:
         return (

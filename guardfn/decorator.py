@@ -87,6 +87,7 @@ class GuardedFunction:
             arguments=arguments,
             is_async=self.is_async,
             stream=settings.stream,
+            tools=settings.tools,
         )
 
     def _user_id(self, arguments: dict[str, Any]) -> str:

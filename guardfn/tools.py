@@ -37,8 +37,9 @@ class Tool:
     """One tool offered to the model.
 
     ``parameters`` is the JSON schema sent to the provider; ``model`` the pydantic model that
-    validates the arguments; ``function`` what guardfn runs (``None``: the caller handles
-    the call); ``is_async`` whether ``function`` is a coroutine function.
+    validates the arguments (``None`` for a tool known only by its JSON schema, as a wrapped
+    client's ``tools=`` are: the caller validates); ``function`` what guardfn runs (``None``:
+    the caller handles the call); ``is_async`` whether ``function`` is a coroutine function.
     """
 
     name: str

@@ -68,7 +68,7 @@ def anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:
 
 
 def _forces_schema(call: Call) -> bool:
-    return call.output_schema is not None and not call.settings.tools
+    return call.output_schema is not None and not call.tools
 
 
 def build_params(call: Call) -> dict[str, Any]:
@@ -84,9 +84,9 @@ def build_params(call: Call) -> dict[str, Any]:
         params["system"] = "\n\n".join(system)
     if settings.temperature is not None:
         params["temperature"] = min(settings.temperature, 1.0)
-    if settings.tools:
+    if call.tools:
         params["tools"] = [
-            {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in settings.tools
+            {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in call.tools
         ]
     schema = call.output_schema
     if schema is not None and _forces_schema(call):
@@ -169,7 +169,7 @@ def guardfn_call_model(call: Call, api_key: str) -> Any:
     """Runs for each model request whose provider is ``anthropic``; returns ``None`` otherwise."""
     if call.provider != NAME:
         return None
-    client = _client(call, api_key)
+    client = call.client or _client(call, api_key)
     params = build_params(call)
     api = _reader(call.output_schema.name) if call.output_schema is not None and _forces_schema(call) else MESSAGES
     return send_request(api, call, api_key, lambda: client.messages.create(**params))

@@ -91,10 +91,10 @@ def build_params(call: Call) -> dict[str, Any]:
     params[token_param(call.model)] = call.max_tokens
     if settings.temperature is not None:
         params["temperature"] = settings.temperature
-    if settings.tools:
+    if call.tools:
         params["tools"] = [
             {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
-            for t in settings.tools
+            for t in call.tools
         ]
     if call.output_schema is not None:
         params["response_format"] = response_format(call.output_schema)
@@ -182,7 +182,7 @@ def guardfn_call_model(call: Call, api_key: str) -> Any:
     """Runs for each model request whose provider is ``openai``; returns ``None`` otherwise."""
     if call.provider != NAME:
         return None
-    client = client_for(call, api_key)
+    client = call.client or client_for(call, api_key)
     if call.settings.api == "responses":
         from guardfn.providers.openai_responses import RESPONSES
         from guardfn.providers.openai_responses import build_params as responses_params

@@ -65,7 +65,7 @@ def build_params(call: Call) -> dict[str, Any]:
         params["instructions"] = "\n\n".join(system)
     if settings.temperature is not None:
         params["temperature"] = settings.temperature
-    if settings.tools:
+    if call.tools:
         params["tools"] = [
             {
                 "type": "function",
@@ -74,7 +74,7 @@ def build_params(call: Call) -> dict[str, Any]:
                 "parameters": t.parameters,
                 "strict": False,
             }
-            for t in settings.tools
+            for t in call.tools
         ]
     if settings.params:
         params.update(settings.params)

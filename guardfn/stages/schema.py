@@ -89,7 +89,7 @@ def guardfn_transform_input(call: Call) -> None:
 def _native(call: Call) -> bool:
     """Whether the provider is asked for the shape natively: OpenAI always (with tools too),
     Anthropic through a forced tool, which only works when no tools of the caller's are offered."""
-    return call.provider == "openai" or (call.provider == "anthropic" and not call.settings.tools)
+    return call.provider == "openai" or (call.provider == "anthropic" and not call.tools)
 
 
 @hookimpl

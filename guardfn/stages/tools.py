@@ -52,7 +52,7 @@ def guardfn_check_tool_call(call: Call, request: ToolRequest) -> None:
     """Runs for each tool call, before any tool runs: finds the offered tool and validates the
     arguments (``request.value``); re-asks with the errors, or raises ``ToolCallRejected``."""
     name = request.tool_call.name
-    tool = next((t for t in call.settings.tools if t.name == name), None)
+    tool = next((t for t in call.tools if t.name == name), None)
     if tool is None:
         call.add_finding(Finding(stage=NAME, kind="tool_not_offered", blocked=True))
         raise ToolCallRejected(
@@ -88,6 +88,9 @@ def _validate(request: ToolRequest) -> list[dict[str, Any]] | None:
 
     if request.arguments is None:
         return [{"type": "json_invalid", "loc": [], "msg": "the arguments are not a JSON object"}]
+    if request.tool.model is None:  # a tool known by its JSON schema only (guardfn.wrap): the caller validates
+        request.value = request.arguments
+        return None
     try:
         request.value = request.tool.model.model_validate(request.arguments)
     except ValidationError as exc:
