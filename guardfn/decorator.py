@@ -64,7 +64,7 @@ class GuardedFunction:
         if engine is None or self._engine_version != version:
             with self._lock:
                 if self._engine is None or self._engine_version != version:
-                    built = settings_mod.build_settings(settings_mod.global_defaults(), self.options)
+                    built = settings_mod.build_settings(settings_mod.global_defaults(), self.options, self.name)
                     self._engine = Engine(built, plugins.get_plugin_manager())
                     self._engine_version = version
                 engine = self._engine

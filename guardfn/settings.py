@@ -1,8 +1,10 @@
 """Settings: one validated object per guarded function.
 
-Layers, lowest first: built-in defaults, ``GUARDFN_*`` environment variables (and the
-same names in a ``.env`` file, which never override the real environment), global
-defaults from :func:`guardfn.configure`, then the decorator's keyword arguments.
+Layers, lowest first: built-in defaults, the nearest ``[tool.guardfn]`` table (``pyproject.toml``
+or ``guardfn.toml``, :mod:`guardfn.config_file`; a function's own section over its top level),
+``GUARDFN_*`` environment variables (and the same names in a ``.env`` file, which never
+override the real environment), global defaults from :func:`guardfn.configure`, then the
+decorator's keyword arguments.
 Every field below is also a decorator keyword and, for simple types, an environment
 variable (``GUARDFN_MAX_TOKENS=512``; lists and dicts as JSON).
 """
@@ -12,10 +14,11 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from guardfn.errors import ConfigurationError, GuardError, HardcodedKeyWarning
 
@@ -137,6 +140,18 @@ class Settings(BaseSettings):
     plugin_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Options for entry-point plugins, keyed by plugin name: ``{"max_lines": {"limit": 50}}``."""
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keywords, then the environment and ``.env``, then the config file (lowest)."""
+        return init_settings, env_settings, dotenv_settings, file_secret_settings, ConfigFileSource(settings_cls)
+
     @field_validator("api_key", mode="before")
     @classmethod
     def _wrap_key(cls, value: Any) -> Any:
@@ -211,6 +226,30 @@ OWNED_PARAMS = frozenset(
 )
 """Request fields guardfn sets itself; ``params=`` may not set them (each has its own option)."""
 
+_function: ContextVar[str | None] = ContextVar("guardfn_settings_function", default=None)
+"""The qualified name of the function whose settings are being built (for its file section)."""
+
+
+class ConfigFileSource(PydanticBaseSettingsSource):
+    """The options of the nearest config file, for the function being built (see :mod:`guardfn.config_file`)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: the whole table is returned by ``__call__``."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        from guardfn import config_file
+
+        found = config_file.load()
+        values = found.values_for(_function.get())
+        unknown = sorted(set(values) - _option_names())
+        if unknown:
+            raise ConfigurationError(
+                f"{found.path}: unknown option(s) {', '.join(unknown)}", hint="see the settings table in README.md"
+            )
+        return dict(values)
+
+
 _global_lock = threading.Lock()
 _global_defaults: dict[str, Any] = {}
 _generation = 0
@@ -230,7 +269,8 @@ def configure(**options: Any) -> None:
         warn_if_literal_key(options, stacklevel=3)
         options["api_key"] = secret_key(options["api_key"])
     candidate.update(options)
-    build_settings(candidate, {})  # validate before committing
+    if candidate:
+        build_settings(candidate, {})  # validate before committing (a reset to nothing has nothing to check)
     with _global_lock:
         _global_defaults.clear()
         _global_defaults.update(candidate)
@@ -247,18 +287,24 @@ def global_defaults() -> dict[str, Any]:
     return dict(_global_defaults)
 
 
-def build_settings(global_options: dict[str, Any], local_options: dict[str, Any]) -> Settings:
-    """Merge the layers and validate, raising :class:`ConfigurationError` on bad options."""
+def build_settings(global_options: dict[str, Any], local_options: dict[str, Any], function: str | None = None) -> Settings:
+    """Merge the layers and validate, raising :class:`ConfigurationError` on bad options.
+
+    ``function`` is the qualified name whose own section of the config file applies.
+    """
     merged = {**global_options, **local_options}
     unknown = sorted(set(merged) - _option_names())
     if unknown:
         raise ConfigurationError(f"unknown option(s): {', '.join(unknown)}", hint="see the settings table in README.md")
+    token = _function.set(function)
     try:
         return Settings(**merged)
     except GuardError:
         raise  # a validator's own ConfigurationError, which names the option
     except Exception as exc:  # pydantic.ValidationError, without echoing input values
         raise ConfigurationError(_describe_validation_error(exc)) from None
+    finally:
+        _function.reset(token)
 
 
 class ApiKey(SecretStr):
@@ -323,3 +369,66 @@ def _describe_validation_error(exc: Exception) -> str:
         loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
         parts.append(f"{loc}: {err.get('msg', 'invalid')}")
     return "invalid settings: " + "; ".join(parts)
+
+
+def display(name: str, value: Any) -> Any:
+    """A setting's value as it may be shown: keys masked, store passwords removed, tools and
+    schemas by name, callables as ``(callable)``; JSON-ready."""
+    if name == "api_key":
+        if value is None:
+            return None
+        if isinstance(value, SecretStr):
+            from guardfn.keys import mask
+
+            return mask(value.get_secret_value()) if not isinstance(value, WithheldKey) else "(withheld)"
+        return "(callable)"
+    if name == "store" and isinstance(value, str):
+        from guardfn.store import redacted_url
+
+        return redacted_url(value)
+    if name == "tools":
+        return [tool.name for tool in value]
+    if name == "schema":
+        return None if value is None else getattr(value, "__name__", repr(value))
+    if callable(value):
+        return "(callable)"
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def explain(local_options: dict[str, Any], function: str | None = None) -> list[tuple[str, Any, str]]:
+    """``(option, value as shown, where it came from)`` for every option of the settings that
+    ``local_options`` (a decorator's keywords) and ``function`` (its qualified name) get."""
+    import os
+
+    from guardfn import config_file
+    from guardfn.stages.env_keys import dotenv_values
+
+    global_options = global_defaults()
+    settings = build_settings(global_options, local_options, function)
+    found = config_file.load()
+    in_file = found.options
+    in_section = found.functions.get(function or "", {})
+    dotenv = {k.upper(): v for k, v in dotenv_values().items()}
+    environment = {k.upper() for k in os.environ}
+    rows = []
+    for field_name, info in Settings.model_fields.items():
+        name = info.alias or field_name
+        var = f"GUARDFN_{name.upper()}"
+        if name in local_options:
+            origin = "decorator"
+        elif name in global_options:
+            origin = "guardfn.configure()"
+        elif var in environment:
+            origin = f"environment {var}"
+        elif var in dotenv:
+            origin = f".env {var}"
+        elif name in in_section:
+            origin = f'{found.path} [functions."{function}"]'
+        elif name in in_file:
+            origin = f"{found.path}"
+        else:
+            origin = "default"
+        rows.append((name, display(name, getattr(settings, field_name)), origin))
+    return rows

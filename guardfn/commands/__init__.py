@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "scan-secrets": "guardfn.commands.scan_secrets:scan_secrets",  # issue 8
     "report": "guardfn.commands.report:report",  # issue 7
     "purge": "guardfn.commands.purge:purge",  # issue 7
+    "config": "guardfn.commands.config:config",  # issue 19
 }
 
 

@@ -10,12 +10,13 @@ be read, a refused key, a model not listed), 2 on a usage or configuration error
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from typing import Any
 
 import click
+
+from guardfn.commands.functions import load_functions
 
 
 @click.group("keys")
@@ -53,7 +54,7 @@ def check(models: tuple[str, ...], functions: tuple[str, ...], as_json: bool) ->
 
     targets: list[Any] = []
     for spec in functions:
-        targets.extend(_load_functions(spec))
+        targets.extend(load_functions(spec))
     try:
         report = verify_keys(targets or None, models=models, raise_errors=False)
     except GuardError as exc:  # a configuration that cannot even be built (bad option, unknown plugin)
@@ -77,27 +78,3 @@ def check(models: tuple[str, ...], functions: tuple[str, ...], as_json: bool) ->
         if not as_json:
             click.echo(f"{failed} of {len(report.checks)} key check(s) failed", err=True)
         sys.exit(1)
-
-
-def _load_functions(spec: str) -> list[Any]:
-    """The guarded functions named by ``MODULE[:NAME]`` (every one in MODULE without NAME)."""
-    from guardfn.decorator import GuardedFunction
-
-    module_name, _, attr = spec.partition(":")
-    if "" not in sys.path:
-        sys.path.insert(0, "")  # like `python -m`: the working directory's modules are importable
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise click.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="--function") from None
-    if attr:
-        found = getattr(module, attr, None)
-        if not isinstance(getattr(found, "guard", None), GuardedFunction):
-            raise click.BadParameter(f"{spec!r} is not a @guarded_llm function", param_hint="--function")
-        return [found]
-    guarded = list(
-        {id(v): v for v in vars(module).values() if isinstance(getattr(v, "guard", None), GuardedFunction)}.values()
-    )
-    if not guarded:
-        raise click.BadParameter(f"module {module_name!r} has no @guarded_llm functions", param_hint="--function")
-    return guarded
