@@ -15,6 +15,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "redis": ("redis",),
     "pii": ("presidio_analyzer", "presidio_anonymizer"),
     "datadog": ("datadog",),
+    "prometheus": ("prometheus_client",),
     "content-log": ("cryptography",),
     "aws": ("boto3",),
 }

@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     canary: bool = False
 
     # --- observability --------------------------------------------------------------------
-    metrics: Literal["off", "datadog"] = "off"
+    metrics: Literal["off", "datadog", "prometheus"] = "off"
     metrics_user_tag: bool = False
     audit: bool = True
     audit_file: str | None = None

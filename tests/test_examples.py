@@ -198,3 +198,23 @@ async def test_batch_answers_stay_in_order_and_refusals_are_counted(fake_llm: Fa
     assert refusals == {"injection": 1}
     assert len(fake_llm.requests) == 25
     assert {r.body["max_tokens"] for r in fake_llm.requests} == {128}
+
+
+def test_the_config_file_example_takes_its_defaults_from_guardfn_toml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(EXAMPLES / "configured")
+    monkeypatch.syspath_prepend(str(EXAMPLES / "configured"))
+    sys.modules.pop("app", None)
+    import app  # type: ignore[import-not-found]
+
+    try:
+        assert app.main() == {"answer": 256, "summarize": 600}
+    finally:
+        app._stack.close()
+        sys.modules.pop("app", None)
+
+
+def test_the_prometheus_example_serves_the_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    lines = load_example("prometheus_metrics").main()
+    assert any('outcome="ok"' in line for line in lines) and any('outcome="blocked"' in line for line in lines)

@@ -1,7 +1,8 @@
-"""The ``metrics`` stage: DogStatsD metrics of every call (``metrics="datadog"``).
+"""The ``metrics`` stage: metrics of every call, to DogStatsD (``metrics="datadog"``) or
+Prometheus (``metrics="prometheus"``).
 
-See :mod:`guardfn.observability.metrics` for the metric names, tags and configuration
-(Datadog's ``DD_*`` environment variables). Off by default.
+See :mod:`guardfn.observability.metrics` (names, tags, Datadog's ``DD_*`` variables) and
+:mod:`guardfn.observability.prometheus` (names, bounded labels). Off by default.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from guardfn import extras
 from guardfn.call import Call
 from guardfn.hookspecs import hookimpl
-from guardfn.observability import metrics
+from guardfn.observability import metrics, prometheus
 from guardfn.observability.facts import facts_of
 from guardfn.settings import Settings
 
@@ -23,6 +24,8 @@ def guardfn_configure(settings: Settings) -> None:
     """Runs when settings are built: refuses ``metrics="datadog"`` without the ``datadog`` package."""
     if settings.metrics == "datadog":
         extras.require("datadog", "metrics='datadog'", NAME)
+    elif settings.metrics == "prometheus":
+        extras.require("prometheus", "metrics='prometheus'", NAME)
 
 
 @hookimpl
@@ -30,6 +33,8 @@ def guardfn_record(call: Call, outcome: str) -> None:
     """Runs once per finished call: hands its metrics to the client's buffer (never blocks or raises)."""
     if call.settings.metrics == "datadog":
         metrics.emit(facts_of(call, outcome), call.settings)
+    elif call.settings.metrics == "prometheus":
+        prometheus.emit(facts_of(call, outcome))
 
 
 @hookimpl
@@ -37,3 +42,5 @@ def guardfn_alert(kind: str, call: Call | None, details: dict[str, Any]) -> None
     """Runs when an alert is raised during a call: counts it as ``llm.alerts`` (tag ``kind``)."""
     if call is not None and call.settings.metrics == "datadog":
         metrics.emit_alert(kind, call.model, call.function)
+    elif call is not None and call.settings.metrics == "prometheus":
+        prometheus.emit_alert(kind, call.model, call.provider, call.function)
