@@ -16,6 +16,7 @@ from guardfn.hookspecs import hookimpl
 from guardfn.observability.alerts import BurstDetector, injection_bursts, log_alert
 from guardfn.observability.facts import hash_user_id
 from guardfn.settings import Settings
+from tests._prices import LIST_PRICES
 from tests._redis import redis_url
 
 KEY = "sk-test-alerts-0000"
@@ -46,6 +47,8 @@ def alerts() -> Collector:
 
 
 def _fn(server, **options):
+    options.setdefault("pricing", LIST_PRICES)
+
     @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, **options)
     def answer(user_id: str, question: str) -> str:
         return question

@@ -25,6 +25,7 @@ from guardfn.observability import audit
 from guardfn.observability.facts import facts_of, hash_user_id
 from guardfn.settings import Settings
 from guardfn.testing import FakeLLMServer
+from tests._prices import LIST_PRICES
 
 KEY = "sk-test-audit-0000"
 COMMON = {
@@ -46,6 +47,8 @@ def _records(path) -> list[dict]:
 
 
 def _fn(server: FakeLLMServer, path, **options):
+    options.setdefault("pricing", LIST_PRICES)
+
     @guarded_llm(
         model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, audit_file=str(path), **options
     )

@@ -164,7 +164,7 @@ def test_usd_budget(server: FakeLLMServer, clock: Clock) -> None:
     url = f"memory://{uuid.uuid4()}"
 
     @guarded_llm(model="gpt-4o", base_url=server.openai_base_url, api_key=lambda: KEY, max_tokens=1000,
-                 limits={"usd_per_day": 0.02}, store=url)
+                 limits={"usd_per_day": 0.02}, store=url, pricing={"gpt-4o": (2.50, 10.00)})
     def expensive(user_id: str, q: str) -> str:
         return q
 

@@ -16,6 +16,7 @@ from guardfn import ConfigurationError, InjectionDetected, ProviderError, RateLi
 from guardfn.observability import metrics
 from guardfn.observability.facts import hash_user_id
 from guardfn.testing import FakeLLMServer
+from tests._prices import LIST_PRICES
 
 KEY = "sk-test-metrics-0000"
 
@@ -38,6 +39,8 @@ def statsd(monkeypatch: pytest.MonkeyPatch) -> Iterator[DogStatsDListener]:
 
 
 def _fn(server: FakeLLMServer, **options):
+    options.setdefault("pricing", LIST_PRICES)
+
     @guarded_llm(
         model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, metrics="datadog", **options
     )

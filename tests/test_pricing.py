@@ -2,46 +2,82 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import guardfn
 from guardfn import BudgetExceeded, guarded_llm
 from guardfn.call import Call
-from guardfn.pricing import FALLBACK, PRICES, Price, price_for, table_price
+from guardfn.cli import main as cli
+from guardfn.pricing import (
+    FALLBACK,
+    FREE,
+    Price,
+    PriceInfo,
+    installed_price,
+    is_local,
+    price_for,
+    resolve,
+    snapshot_price,
+)
 from guardfn.testing import FakeLLMServer
 
 KEY = "sk-test-pricing-0000000000"
 
 
 @pytest.mark.parametrize(
-    ("model", "expected"),
+    ("provider", "model", "expected"),
     [
-        ("gpt-4o-mini-2024-07-18", (0.15, 0.60)),  # dated snapshot: its family's price
-        ("gpt-4o-2024-08-06", (2.50, 10.00)),
-        ("gpt-4-0613", (30.00, 60.00)),
-        ("gpt-5-pro", (15.00, 120.00)),  # not gpt-5's price: the longest prefix wins
-        ("gpt-5-mini", (0.25, 2.00)),
-        ("o1-pro-2025-03-19", (150.00, 600.00)),
-        ("o3-mini", (1.10, 4.40)),
-        ("claude-sonnet-4-5-20250929", (3.00, 15.00)),
-        ("claude-opus-4-1-20250805", (15.00, 75.00)),
-        ("claude-opus-4-5", (5.00, 25.00)),
-        ("claude-3-5-haiku-latest", (0.80, 4.00)),
+        ("openai", "gpt-4o-mini", (0.15, 0.60)),
+        ("openai", "gpt-4o-2024-08-06", (2.50, 10.00)),  # a dated snapshot: genai-prices matches its family
+        ("openai", "gpt-5", (1.25, 10.00)),
+        ("openai", "o3", (2.00, 8.00)),
+        ("openai", "gpt-4.1-nano", (0.10, 0.40)),
+        ("anthropic", "claude-sonnet-4-6", (3.00, 15.00)),
+        ("anthropic", "claude-haiku-4-5", (1.00, 5.00)),
     ],
 )
-def test_table_prices_by_longest_prefix(model: str, expected: tuple[float, float]) -> None:
-    assert table_price(model) == Price(*expected)
+def test_list_prices_come_from_the_bundled_genai_prices_snapshot(
+    provider: str, model: str, expected: tuple[float, float]
+) -> None:
+    info = resolve(provider, model)
+    assert (info.price.input, info.price.output) == pytest.approx(expected)
+    assert info.source.startswith("genai-prices") and "bundled snapshot" in info.source
 
 
-def test_every_table_price_is_sane() -> None:
-    for model, price in PRICES.items():
-        assert 0 < price.input <= price.output, model
-    mainstream = [p for m, p in PRICES.items() if not m.endswith("-pro") and "4.5" not in m]
-    assert FALLBACK.output >= max(p.output for p in mainstream)  # an unknown model is never under-counted
+def test_the_snapshot_agrees_with_the_installed_genai_prices() -> None:
+    pytest.importorskip("genai_prices")
+    for provider, model in [("openai", "gpt-4o-mini"), ("openai", "o4-mini"), ("anthropic", "claude-opus-4-5")]:
+        bundled, installed = snapshot_price(provider, model), installed_price(provider, model)
+        assert bundled is not None and installed is not None
+        assert bundled.price.input == pytest.approx(installed.price.input), model
+        assert bundled.price.output == pytest.approx(installed.price.output), model
+
+
+def test_the_provider_is_found_by_its_api_url() -> None:
+    info = resolve("openai", "llama-3.3-70b-versatile", base_url="https://api.groq.com/openai/v1")
+    assert "groq/" in info.source and 0 < info.price.input < 5
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:11434/v1", "http://localhost:8000/v1", "http://10.0.4.2/v1", "http://[::1]:9000/v1"]
+)
+def test_a_local_server_is_free_unless_pricing_says_otherwise(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="guardfn.pricing"):
+        assert resolve("openai", "llama3.1:8b", base_url=url).price == FREE
+    assert resolve("openai", "llama3.1:8b", {"llama3": (1.0, 2.0)}, url).price == Price(1.0, 2.0)
+    assert not is_local("https://api.openai.com/v1") and not is_local("https://8.8.8.8/v1")
+
+
+def test_tiered_prices_charge_long_prompts_at_the_higher_rate() -> None:
+    price = Price(3.0, 15.0, ((200_000, 6.0, 22.5),))
+    assert price.cost(100_000, 1000) == pytest.approx(0.3 + 0.015)
+    assert price.cost(300_000, 1000) == pytest.approx(1.8 + 0.0225)
 
 
 def test_cost_is_per_million_tokens() -> None:
@@ -56,9 +92,10 @@ def test_unknown_model_uses_the_fallback_and_warns_once(caplog: pytest.LogCaptur
         assert price_for("openai", model) == FALLBACK
     warnings = [r for r in caplog.records if "no price for model" in r.getMessage()]
     assert len(warnings) == 1 and model in warnings[0].getMessage()
+    assert FALLBACK.output >= resolve("anthropic", "claude-opus-4-5").price.output  # never under-counted
 
 
-def test_settings_override_then_hook_then_table() -> None:
+def test_settings_override_then_hook_then_genai_prices() -> None:
     class Prices:
         @guardfn.hookimpl
         def guardfn_model_price(self, provider: str, model: str) -> Any:
@@ -66,9 +103,18 @@ def test_settings_override_then_hook_then_table() -> None:
 
     assert price_for("openai", "gpt-4o") == Price(2.50, 10.00)
     guardfn.register(Prices(), name="test-prices")
-    assert price_for("openai", "gpt-4o-mini") == Price(1.0, 2.0)  # the hook beats the table
-    assert price_for("openai", "gpt-4.1") == Price(2.00, 8.00)  # the hook said None: the table
+    assert resolve("openai", "gpt-4o-mini") == PriceInfo(Price(1.0, 2.0), "the guardfn_model_price hook")
+    assert price_for("openai", "gpt-4.1") == Price(2.00, 8.00)  # the hook said None: genai-prices
     assert price_for("openai", "gpt-4o", {"gpt-4o": (0.0, 0.0)}) == Price(0.0, 0.0)  # settings beat the hook
+
+
+def test_guardfn_prices_shows_the_price_and_its_source() -> None:
+    result = CliRunner().invoke(cli, ["prices", "gpt-4o-mini", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["input_per_mtok"] == pytest.approx(0.15) and "genai-prices" in report["source"]
+    local = CliRunner().invoke(cli, ["prices", "llama3.1:8b", "--base-url", "http://127.0.0.1:11434/v1"])
+    assert local.exit_code == 0 and "local server" in local.output
 
 
 def test_request_cost_lands_in_call_and_expensive_requests_alert(
@@ -87,7 +133,8 @@ def test_request_cost_lands_in_call_and_expensive_requests_alert(
 
     guardfn.register(Observer(), name="test-observer")
 
-    @guarded_llm(model="gpt-4o", base_url=server.openai_base_url, api_key=lambda: KEY, alert_usd=0.50)
+    @guarded_llm(model="gpt-4o", base_url=server.openai_base_url, api_key=lambda: KEY, alert_usd=0.50,
+                 pricing={"gpt-4o": (2.50, 10.00)})  # the fake provider is a local server: free otherwise
     def ask(user_id: str, q: str) -> str:
         return q
 

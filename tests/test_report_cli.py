@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from guardfn import InjectionDetected, guarded_llm
 from guardfn.cli import main
 from guardfn.observability import audit
+from tests._prices import LIST_PRICES
 
 KEY = "sk-test-report-0000"
 
@@ -44,11 +45,12 @@ def test_report_summarises_real_calls_per_model_and_function(server, audit_path)
     server.reply("b", usage=(50, 5))
     server.reply("c", usage=(7, 3))
 
-    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, audit_file=str(audit_path))
+    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, audit_file=str(audit_path),
+                 pricing=LIST_PRICES)
     def support(user_id: str, q: str) -> str:
         return q
 
-    @guarded_llm(model="claude-haiku-4-5", base_url=server.anthropic_base_url, api_key=lambda: KEY,
+    @guarded_llm(model="claude-haiku-4-5", base_url=server.anthropic_base_url, api_key=lambda: KEY, pricing=LIST_PRICES,
                  audit_file=str(audit_path))  # fmt: skip
     def triage(user_id: str, q: str) -> str:
         return q

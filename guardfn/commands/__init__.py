@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "report": "guardfn.commands.report:report",  # issue 7
     "purge": "guardfn.commands.purge:purge",  # issue 7
     "config": "guardfn.commands.config:config",  # issue 19
+    "prices": "guardfn.commands.prices:prices",  # issue 19
 }
 
 

@@ -91,7 +91,7 @@ def _plan(call: Call, specs: tuple[LimitSpec, ...]) -> Reservation:
     if any(s.kind != "requests" for s in specs):
         prompt = count_tokens(call.messages, call.model)
         tokens = float(prompt + call.max_tokens)
-        usd = price_for(call.provider, call.model, call.settings.pricing).cost(prompt, call.max_tokens)
+        usd = price_for(call.provider, call.model, call.settings.pricing, call.settings.base_url).cost(prompt, call.max_tokens)
     who = subject(call.user_id, call.function, call.settings.limit_scope)
     amounts = {"requests": 1.0, "tokens": tokens, "usd": usd}
     groups: dict[str, list[Claim]] = {}
@@ -196,7 +196,7 @@ def _actual(call: Call, plan: Reservation, response: Response | StreamResponse) 
     if usage.total_tokens == 0:
         return []  # the provider reported nothing (a stream closed early): keep the estimate
     tokens = float(usage.total_tokens)
-    usd = price_for(call.provider, call.model, call.settings.pricing).cost(usage.prompt_tokens, usage.completion_tokens)
+    usd = price_for(call.provider, call.model, call.settings.pricing, call.settings.base_url).cost(usage.prompt_tokens, usage.completion_tokens)
     settled = []
     for group in plan.groups:
         weighted = [

@@ -22,7 +22,7 @@ log = logging.getLogger("guardfn.pricing")
 
 def request_cost(call: Call, response: Response | StreamResponse) -> float:
     """USD for one request's reported usage."""
-    price = price_for(call.provider, call.model, call.settings.pricing)
+    price = price_for(call.provider, call.model, call.settings.pricing, call.settings.base_url)
     return price.cost(response.usage.prompt_tokens, response.usage.completion_tokens)
 
 

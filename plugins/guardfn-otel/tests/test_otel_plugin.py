@@ -13,6 +13,7 @@ from guardfn.testing import FakeLLMServer
 
 EMAIL = "ann.example@example.com"
 KEY = "sk-test-otel-secret-0000"
+PRICES = {"gpt-4o-mini": (0.15, 0.60)}  # the fake provider is a local server, which guardfn prices at 0
 
 
 @pytest.fixture
@@ -38,7 +39,8 @@ def test_entry_point_registers_the_plugin_from_its_distribution():
 def test_ok_call_is_one_client_span_with_genai_attributes_and_a_child_per_step(otel, server):
     server.reply("hello", usage=(12, 3))
 
-    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, max_tokens=64)
+    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, max_tokens=64,
+                 pricing=PRICES)
     def ask(user_id: str, q: str) -> str:
         return q
 
@@ -75,7 +77,7 @@ def test_token_duration_and_cost_metrics_follow_genai_conventions(otel, server):
     server.reply("a", usage=(20, 5))
     server.reply("b", usage=(10, 1))
 
-    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY)
+    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY, pricing=PRICES)
     def ask(user_id: str, q: str) -> str:
         return q
 
