@@ -35,6 +35,11 @@ class EngineSlot:
         self._version: tuple[int, int] = (-1, -1)
         self._lock = threading.Lock()
 
+    def settings(self) -> settings_mod.Settings:
+        """The settings the engine is built with: global defaults, then the options (a
+        subclass may adjust them)."""
+        return settings_mod.build_settings(settings_mod.global_defaults(), self.options)
+
     def get(self) -> Engine:
         """The engine for the current global settings and plugins."""
         version = (settings_mod.generation(), plugins.generation())
@@ -42,8 +47,7 @@ class EngineSlot:
         if engine is None or self._version != version:
             with self._lock:
                 if self._engine is None or self._version != version:
-                    built = settings_mod.build_settings(settings_mod.global_defaults(), self.options)
-                    self._engine = Engine(built, plugins.get_plugin_manager())
+                    self._engine = Engine(self.settings(), plugins.get_plugin_manager())
                     self._version = version
                 engine = self._engine
         assert engine is not None
