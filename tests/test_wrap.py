@@ -688,3 +688,72 @@ def test_the_provider_key_comes_from_the_client_not_the_environment(
 def test_importing_guardfn_wrap_imports_no_sdk() -> None:
     code = "import sys, guardfn; guardfn.wrap; assert 'openai' not in sys.modules and 'anthropic' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("kind", ["chat", "responses"])  # Anthropic's tool_use input is always an object
+def test_tool_arguments_that_are_not_an_object_are_asked_again(server: FakeLLMServer, kind: str) -> None:
+    server.reply(tool_calls=[("get_weather", ["Paris"])])  # type: ignore[list-item]  # a JSON array, not an object
+    server.reply(tool_calls=[("get_weather", {"city": "Paris"})])
+    answer = create_of(kind, wrapped(kind, server))(
+        **request_of(kind, "weather?"), tools=tools_of(kind, "get_weather", WEATHER_SCHEMA)
+    )
+    assert tool_calls_of(kind, answer) == [("get_weather", {"city": "Paris"})]
+    assert len(server.requests) == 2
+    assert "did not validate" in json.dumps(server.requests[1].body)  # the error went back, never the values
+
+
+def test_async_create_is_a_coroutine_function(server: FakeLLMServer) -> None:
+    import inspect
+
+    client = wrapped("chat", server, "async")
+    assert inspect.iscoroutinefunction(client.chat.completions.create)
+    assert hasattr(client, "chat") and hasattr(client.chat, "completions") and not hasattr(client, "messages")
+
+
+# --- the SDK objects given back ----------------------------------------------------------------
+
+
+def _call_with(raw: Any, text: str) -> Any:
+    from guardfn.call import Call, Response
+    from guardfn.settings import Settings
+
+    call = Call(function="t", settings=Settings(), messages=[])
+    call.response = Response(text=text, raw=raw)
+    return call
+
+
+def test_a_refusal_is_withheld_and_the_guarded_text_put_in_place() -> None:
+    from openai.types.chat import ChatCompletion
+
+    from guardfn.wrapping import chat
+    from guardfn.wrapping.answers import REFUSAL_WITHHELD
+
+    raw = ChatCompletion.model_validate(
+        {
+            "id": "c", "object": "chat.completion", "created": 1, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": None, "refusal": "I won't: <EMAIL_ADDRESS_1>"}}],
+        }
+    )  # fmt: skip
+    out = chat.result(_call_with(raw, ""))
+    assert out.choices[0].message.refusal == REFUSAL_WITHHELD and out.choices[0].message.content is None
+    assert raw.choices[0].message.refusal == "I won't: <EMAIL_ADDRESS_1>"  # a copy: the raw object is untouched
+
+
+def test_several_text_parts_carry_the_guarded_text_once() -> None:
+    from openai.types.responses import Response as SDKResponse
+
+    from guardfn.wrapping import responses
+
+    parts = [{"type": "output_text", "text": t, "annotations": []} for t in ("one <A> ", "two")]
+    raw = SDKResponse.model_validate(
+        {
+            "id": "r", "object": "response", "created_at": 1, "model": "m", "parallel_tool_calls": True,
+            "tool_choice": "auto", "tools": [], "status": "completed",
+            "output": [{"type": "message", "id": "m1", "role": "assistant", "status": "completed", "content": parts},
+                       {"type": "reasoning", "id": "rs", "summary": [{"type": "summary_text", "text": "secret plan"}]}],
+        }
+    )  # fmt: skip
+    out = responses.result(_call_with(raw, "one [redacted] two"))
+    assert out.output_text == "one [redacted] two"
+    assert len(out.output[0].content) == 1 and out.output[1].summary == []
