@@ -76,6 +76,7 @@ def sending_client(method: Callable[..., Any], path: tuple[str, ...], frames: Fr
     if is_async:
 
         async def create_async(**params: Any) -> Any:
+            """The caller's async ``create``; a stream comes back recording its frames."""
             frames.clear()
             raw = await method(**params)
             return _Recorded(raw, frames) if params.get("stream") else raw
@@ -84,6 +85,7 @@ def sending_client(method: Callable[..., Any], path: tuple[str, ...], frames: Fr
     else:
 
         def create_sync(**params: Any) -> Any:
+            """The caller's ``create``; a stream comes back recording its frames."""
             frames.clear()
             raw = method(**params)
             return _Recorded(raw, frames) if params.get("stream") else raw

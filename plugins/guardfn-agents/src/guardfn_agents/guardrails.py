@@ -39,6 +39,7 @@ def guardfn_input_guardrail(
     async def guardfn_input(
         context: RunContextWrapper[Any], agent: Agent[Any], input: str | list[TResponseInputItem]
     ) -> GuardrailFunctionOutput:
+        """guardfn's input screening on the agent's input; trips when a control refuses."""
         verdict = await check.run(input)
         return GuardrailFunctionOutput(output_info=verdict.info, tripwire_triggered=verdict.tripped)
 
@@ -56,6 +57,7 @@ def guardfn_output_guardrail(*, name: str = "guardfn_output", **options: Any) ->
     check = OutputCheck(**options)
 
     async def guardfn_output(context: RunContextWrapper[Any], agent: Agent[Any], output: Any) -> GuardrailFunctionOutput:
+        """guardfn's output checks on the agent's final output; trips when a control refuses."""
         verdict = await check.run(output)
         return GuardrailFunctionOutput(output_info=verdict.info, tripwire_triggered=verdict.tripped)
 
