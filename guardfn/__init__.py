@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from guardfn.settings import Settings, configure
     from guardfn.tools import Tool
     from guardfn.verify import verify_keys
+    from guardfn.wrapping import wrap
 
 __version__ = "0.1.0"
 
@@ -65,6 +66,7 @@ _LAZY = {
     "Tool": "guardfn.tools",
     "untrusted": "guardfn.prompt",
     "verify_keys": "guardfn.verify",
+    "wrap": "guardfn.wrapping",
 }
 
 
@@ -121,4 +123,5 @@ __all__ = [
     "unregister",
     "untrusted",
     "verify_keys",
+    "wrap",
 ]

@@ -430,6 +430,10 @@ class Call:
     """The :class:`guardfn.tools.Tool` s offered in this call (``settings.tools`` for a decorated function)."""
     client: Any = None
     """An SDK client of the caller's to send with (``guardfn.wrap``); ``None``: guardfn's own."""
+    reply: Reply | None = None
+    """The tool calls handed back to the caller (a tool guardfn does not run), once the model
+    asked for them: what a non-streamed call returns, kept here for streamed calls too (whose
+    ``reply.text`` is the text as received; the guarded text is what the stream yielded)."""
 
     def __repr__(self) -> str:
         return (

@@ -24,6 +24,37 @@ from guardfn.prompt import to_messages
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class EngineSlot:
+    """The :class:`Engine` for one set of options, built on first use and rebuilt when
+    ``guardfn.configure`` or the registered plugins change (shared by ``@guarded_llm`` and
+    ``guardfn.wrap``)."""
+
+    def __init__(self, options: dict[str, Any], function: str | None = None) -> None:
+        self.options = options
+        self.function = function
+        self._engine: Engine | None = None
+        self._version: tuple[int, int] = (-1, -1)
+        self._lock = threading.Lock()
+
+    def settings(self) -> settings_mod.Settings:
+        """The settings the engine is built with: global defaults, then the options (a
+        subclass may adjust them); ``function`` names the config file's section that applies."""
+        return settings_mod.build_settings(settings_mod.global_defaults(), self.options, self.function)
+
+    def get(self) -> Engine:
+        """The engine for the current global settings and plugins."""
+        version = (settings_mod.generation(), plugins.generation())
+        engine = self._engine
+        if engine is None or self._version != version:
+            with self._lock:
+                if self._engine is None or self._version != version:
+                    self._engine = Engine(self.settings(), plugins.get_plugin_manager())
+                    self._version = version
+                engine = self._engine
+        assert engine is not None
+        return engine
+
+
 class GuardedFunction:
     """The configuration of one decorated function (the decorator layer)."""
 
@@ -37,9 +68,7 @@ class GuardedFunction:
         self.is_async = inspect.iscoroutinefunction(fn)
         self.user_param = self._user_param(options.get("user"))
         self._binder = ArgumentBinder(self.signature)
-        self._engine: Engine | None = None
-        self._engine_version: tuple[int, int] = (-1, -1)
-        self._lock = threading.Lock()
+        self._slot = EngineSlot(options, self.name)
         engine = self.engine  # every option and plugin check fails now, not on the first call
         if not self.is_async and any(t.is_async for t in engine.settings.tools):
             raise ConfigurationError(
@@ -59,17 +88,7 @@ class GuardedFunction:
     @property
     def engine(self) -> Engine:
         """The engine for the current global settings and plugins (rebuilt when they change)."""
-        version = (settings_mod.generation(), plugins.generation())
-        engine = self._engine
-        if engine is None or self._engine_version != version:
-            with self._lock:
-                if self._engine is None or self._engine_version != version:
-                    built = settings_mod.build_settings(settings_mod.global_defaults(), self.options, self.name)
-                    self._engine = Engine(built, plugins.get_plugin_manager())
-                    self._engine_version = version
-                engine = self._engine
-        assert engine is not None
-        return engine
+        return self._slot.get()
 
     def new_call(self, args: tuple[Any, ...], kwargs: dict[str, Any], prompt: Any) -> Call:
         """A fresh :class:`Call` for one invocation."""

@@ -373,7 +373,8 @@ class Engine:
             if not settings.run_tools or any(r.tool.function is None for r in requests):
                 if not call.stream:  # the caller runs the tools: hand them the calls
                     yield _Hook("guardfn_transform_output", {"call": call, "response": response})
-                return Reply(response.text, [ToolCallReply(r.tool_call.id, r.tool_call.name, r.tool.reply_value(r.value)) for r in requests])
+                call.reply = Reply(response.text, [ToolCallReply(r.tool_call.id, r.tool_call.name, r.tool.reply_value(r.value)) for r in requests])
+                return call.reply
             yield from self._tool_round(call, response, requests)
         if call.stream:
             return None

@@ -71,3 +71,15 @@ def test_quickstart_runs_offline(capsys) -> None:  # type: ignore[no-untyped-def
     namespace = runpy.run_path(str(ROOT / "examples" / "quickstart.py"))
     assert namespace["main"]() == "echo: Answer briefly: How do I reset my password?"
     assert "fake provider" in capsys.readouterr().out
+
+
+def test_the_wrap_example_runs_offline_and_keeps_the_address_from_the_provider(capsys) -> None:  # type: ignore[no-untyped-def]
+    namespace = runpy.run_path(str(ROOT / "examples" / "wrap_client.py"))
+    results = namespace["main"]()
+    question = "Write two lines to ann@example.com: her order A-17 has shipped."
+    assert results == {
+        "answer": f"echo: {question}",  # the address was pseudonymized, then restored
+        "streamed": f"echo: {question}",
+        "with_tool": "echo: 21C and sunny in Paris",  # the application ran the tool guardfn handed back
+    }
+    assert "the provider saw ann@example.com: False" in capsys.readouterr().out
