@@ -330,13 +330,21 @@ class Engine:
         or (``stream=True``) an iterator of text chunks."""
         flow = self._flow(call)
         emitted, value = _advance_sync(self, call, flow, None, None)
-        return _chunks_sync(self, call, flow, value) if emitted else value
+        if not emitted:
+            return value
+        chunks = _chunks_sync(self, call, flow, value)
+        next(chunks)
+        return chunks
 
     async def run_async(self, call: Call) -> Any:
         """The async twin of :meth:`run_sync`; a stream is an async iterator."""
         flow = self._flow(call)
         emitted, value = await _advance_async(self, call, flow, None, None)
-        return _chunks_async(self, call, flow, value) if emitted else value
+        if not emitted:
+            return value
+        chunks = _chunks_async(self, call, flow, value)
+        await anext(chunks)
+        return chunks
 
     def _flow(self, call: Call) -> Generator[Any, Any, Any]:
         """The whole call, step by step; records the call exactly once, however it ends.
@@ -543,9 +551,14 @@ def _advance_sync(
 
 
 def _chunks_sync(engine: Engine, call: Call, flow: Generator[Any, Any, Any], first: str) -> Iterator[str]:
-    """The stream the caller reads; closing it early lets the flow close, settle and record."""
+    """The stream the caller reads; closing it early lets the flow close, settle and record.
+
+    It is handed out primed (advanced past its first ``yield``), so closing it, or dropping
+    it, before reading a single chunk cleans up too.
+    """
     chunk = first
     try:
+        yield ""  # the priming step: consumed by _primed, never seen by the caller
         while True:
             yield chunk
             emitted, chunk = _advance_sync(engine, call, flow, None, None)
@@ -624,6 +637,7 @@ async def _chunks_async(engine: Engine, call: Call, flow: Generator[Any, Any, An
     """The async twin of :func:`_chunks_sync`."""
     chunk = first
     try:
+        yield ""  # the priming step
         while True:
             yield chunk
             emitted, chunk = await _advance_async(engine, call, flow, None, None)

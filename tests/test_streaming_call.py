@@ -83,3 +83,38 @@ def test_stream_refused_before_start_raises_at_call_time(server: FakeLLMServer) 
 
     with pytest.raises(ProviderError):
         ask("hi")
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_a_stream_closed_before_its_first_chunk_is_recorded_settled_and_closed(
+    server: FakeLLMServer, is_async: bool
+) -> None:
+    from guardfn import hookimpl, register
+
+    outcomes: list[str] = []
+
+    class Keep:
+        @hookimpl
+        def guardfn_record(self, call: Any, outcome: str) -> None:
+            outcomes.append(outcome)
+
+    register(Keep(), name="keep_outcomes")
+    options = {"model": "gpt-4o-mini", "base_url": server.openai_base_url, "api_key": lambda: "sk-test-000000000000",
+               "stream": True, "limits": {"requests_per_minute": 1}, "store": f"memory://closed-{is_async}"}  # fmt: skip
+    if is_async:
+
+        @guarded_llm(**options)
+        async def answer_async(user_id: str, q: str) -> str:
+            return q
+
+        stream = await answer_async("u-1", "hello there")
+        await stream.aclose()
+    else:
+
+        @guarded_llm(**options)
+        def answer(user_id: str, q: str) -> str:
+            return q
+
+        stream = answer("u-1", "hello there")
+        stream.close()
+    assert outcomes == ["ok"]  # recorded once, as soon as it was closed
