@@ -213,3 +213,9 @@ def test_plain_chat_messages_convert_to_chat_completions_unchanged(turns: list[t
             to_messages(prompt, None)
         return
     assert chat_messages(to_messages(prompt, None)) == prompt
+
+
+def test_temperature_reaches_anthropic_in_the_body_capped_at_one(server: FakeLLMServer) -> None:
+    ask(server, "anthropic", temperature=1.5, params={"extra_body": {"top_k": 3}})("hi")
+    body = server.requests[-1].body
+    assert body["temperature"] == 1.0 and body["top_k"] == 3

@@ -83,7 +83,8 @@ def build_params(call: Call) -> dict[str, Any]:
     if system:
         params["system"] = "\n\n".join(system)
     if settings.temperature is not None:
-        params["temperature"] = min(settings.temperature, 1.0)
+        # in the body: newer SDKs no longer take temperature as a keyword
+        params["extra_body"] = {"temperature": min(settings.temperature, 1.0)}
     if call.tools:
         params["tools"] = [
             {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in call.tools
@@ -93,7 +94,10 @@ def build_params(call: Call) -> dict[str, Any]:
         params["tools"] = [{"name": schema.name, "description": SCHEMA_TOOL_DESCRIPTION, "input_schema": schema.schema}]
         params["tool_choice"] = {"type": "tool", "name": schema.name}
     if settings.params:
+        extra = {**params.get("extra_body", {}), **settings.params.get("extra_body", {})}
         params.update(settings.params)
+        if extra:
+            params["extra_body"] = extra
     if call.stream:
         params["stream"] = True
     if call.extra_request:
