@@ -141,7 +141,7 @@ def places() -> list[tuple[str, str, int]]:
         if not name or not _LATIN.match(name):
             return
         for variant in {name, _ascii(name)}:
-            if variant and (variant, kind) not in rows or rows.get((variant, kind), 0) < population:
+            if (variant and (variant, kind) not in rows) or rows.get((variant, kind), 0) < population:
                 rows[(variant, kind)] = population
 
     for c in json.loads((data / "continents.json").read_text(encoding="utf-8")).values():

@@ -24,13 +24,16 @@ import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from guardfn.errors import OfflineFallbackWarning
+from guardfn.pii.detection import Detection
 from guardfn.pii.entities import (
+    CONTEXT_ENTITIES,
     DEFAULT_SPACY_MODEL,
+    NAME_ENTITIES,
     NER_ENTITIES,
-    PATTERN_ENTITIES,
+    OFFLINE_ENTITIES,
     SPACY_MODEL_ENV,
 )
 
@@ -50,18 +53,6 @@ NER_LABELS: dict[str, str] = {
     "NORP": "NRP",
 }
 """spaCy NER labels guardfn maps to its entity types; every other label is ignored."""
-
-
-class Detection(NamedTuple):
-    """One piece of personal data: its type, character offsets (code points) and score.
-
-    Holds offsets, never the value: slice the analysed text to get it.
-    """
-
-    entity_type: str
-    start: int
-    end: int
-    score: float
 
 
 class _Scrub(logging.Filter):
@@ -197,8 +188,8 @@ def _warn_missing_ner(missing: Iterable[str]) -> None:
         _missing_warned = True
     names = ", ".join(sorted(missing))
     message = (
-        f"no spaCy NER model is installed, so PII detection cannot see {names} (pattern entities "
-        f"are detected); install a spaCy English model and set {SPACY_MODEL_ENV} to its package "
+        f"no spaCy NER model is installed, so PII detection cannot see {names} (every other entity "
+        f"is detected); install a spaCy English model and set {SPACY_MODEL_ENV} to its package "
         "name or path to enable them"
     )
     log.warning("guardfn pii: %s", message)
@@ -273,8 +264,8 @@ class PIIEngine:
 
     @property
     def entities(self) -> tuple[str, ...]:
-        """Every entity type this engine can detect."""
-        return PATTERN_ENTITIES + self.ner_entities
+        """Every entity type this engine can detect (the default of ``analyze``)."""
+        return OFFLINE_ENTITIES + tuple(e for e in self.ner_entities if e not in OFFLINE_ENTITIES)
 
     def analyze(
         self,
@@ -292,18 +283,22 @@ class PIIEngine:
         Overlapping detections are merged into one span (typed by the best score), so
         replacing each span never leaves part of a value behind.
         """
-        wanted = tuple(entities) if entities is not None else PATTERN_ENTITIES + NER_ENTITIES
+        wanted = tuple(entities) if entities is not None else self.entities
         ner = [e for e in wanted if e in NER_ENTITIES]
-        missing = [e for e in ner if e not in self.ner_entities]
+        missing = [e for e in ner if e not in self.ner_entities and e not in NAME_ENTITIES]
         if missing:
             _warn_missing_ner(missing)
-            ner = [e for e in ner if e in self.ner_entities]
+        ner = [e for e in ner if e in self.ner_entities]
+        offline = [e for e in wanted if e in NAME_ENTITIES or e in CONTEXT_ENTITIES]
+        if "US_DRIVER_LICENSE" in wanted:
+            offline.append("US_DRIVER_LICENSE")
+        extra = find_offline(text, offline, threshold) if offline else []
         from guardfn.pii.recognizers import REQUEST, RequestContext
 
         triggered = self._triggers(text)
         pattern = [e for e in wanted if e in triggered]
         if not pattern and not ner:
-            return []
+            return self._finish(text, extra, allow, allow_patterns)
         if ner:
             request = RequestContext(text, threshold, self._nlp_engine.process_text(text, LANGUAGE))
             artifacts = request.artifacts
@@ -315,13 +310,23 @@ class PIIEngine:
             results = self._recognize(text, pattern, ner, artifacts, request, threshold, triggered)
         finally:
             REQUEST.reset(token)
+        detections = [Detection(r.entity_type, r.start, r.end, float(r.score)) for r in results]
+        return self._finish(text, detections + extra, allow, allow_patterns)
+
+    @staticmethod
+    def _finish(
+        text: str, detections: list[Detection], allow: Iterable[str], allow_patterns: Sequence[re.Pattern[str]]
+    ) -> list[Detection]:
+        """Drop allowed values and empty spans; merge overlaps (see :func:`merge_overlaps`)."""
+        if not detections:
+            return []
         allowed = frozenset(allow)
-        detections = [
-            Detection(r.entity_type, r.start, r.end, float(r.score))
-            for r in results
-            if r.end > r.start and not _is_allowed(text[r.start : r.end], allowed, allow_patterns)
+        kept = [
+            d
+            for d in detections
+            if d.end > d.start and not _is_allowed(text[d.start : d.end], allowed, allow_patterns)
         ]
-        return merge_overlaps(detections)
+        return merge_overlaps(kept)
 
     def _recognize(
         self,
@@ -434,9 +439,49 @@ def _is_allowed(value: str, allow: frozenset[str], patterns: Sequence[re.Pattern
     return value in allow or any(p.fullmatch(value) for p in patterns)
 
 
-def merge_overlaps(detections: Iterable[Detection]) -> list[Detection]:
-    """Merge overlapping detections into one span each, typed by the highest score (then the longest).
+def find_offline(text: str, entities: Sequence[str], threshold: float) -> list[Detection]:
+    """What guardfn's own offline recognizers find of ``entities`` in ``text`` at ``threshold``.
 
+    PERSON and LOCATION from the name lists and gazetteer (:mod:`guardfn.pii.names`),
+    DATE_OF_BIRTH (:mod:`guardfn.pii.dates`), URL (:mod:`guardfn.pii.urls`) and
+    US_DRIVER_LICENSE after a licence label (:mod:`guardfn.pii.licences`).
+    """
+    out: list[Detection] = []
+    wanted = set(entities)
+    if wanted & {"PERSON", "LOCATION"}:
+        from guardfn.pii.names import find_names
+
+        out.extend(d for d in find_names(text) if d.entity_type in wanted)
+    if "DATE_OF_BIRTH" in wanted:
+        from guardfn.pii.dates import find_dates_of_birth
+
+        out.extend(find_dates_of_birth(text))
+    if "URL" in wanted:
+        from guardfn.pii.urls import find_personal_urls
+
+        out.extend(find_personal_urls(text))
+    if "US_DRIVER_LICENSE" in wanted:
+        from guardfn.pii.licences import find_labelled_licences
+
+        out.extend(find_labelled_licences(text))
+    return [d for d in out if d.score >= threshold]
+
+
+_NER_TYPES = frozenset(NER_ENTITIES)
+
+
+def _rank(det: Detection) -> tuple[int, float, int]:
+    """How strongly a detection claims its span: a pattern or context type (validated) before a
+    named-entity type, then the score, then the length."""
+    return (det.entity_type not in _NER_TYPES, det.score, det.end - det.start)
+
+
+def merge_overlaps(detections: Iterable[Detection]) -> list[Detection]:
+    """Merge overlapping detections into one span each, typed by the strongest claim.
+
+    A type found by a pattern or context recognizer (which validated the value) wins over a
+    PERSON / LOCATION / NRP span overlapping it, whatever the scores (a phone number is not a
+    person because a model said so); otherwise the highest score, then the longest, wins.
     The result is sorted by start and non-overlapping, so replacements can be applied
     left to right without corrupting offsets; no character of any detection is left out.
     """
@@ -447,7 +492,7 @@ def merge_overlaps(detections: Iterable[Detection]) -> list[Detection]:
         if merged and det.start < merged[-1].end:
             last = merged[-1]
             assert best is not None
-            if (det.score, det.end - det.start) > (best.score, best.end - best.start):
+            if _rank(det) > _rank(best):
                 best = det
             merged[-1] = Detection(best.entity_type, last.start, max(last.end, det.end), max(last.score, det.score))
         else:

@@ -34,6 +34,8 @@ class Lexicon(NamedTuple):
     """Single- and multi-word place names (words joined by one space)."""
     place_heads: dict[str, int]
     """First word of a multi-word place name -> the most words any such name has."""
+    not_names: frozenset[str]
+    """Capitalised words that are almost never names in prompts (``data/not_names.txt``)."""
 
 
 def _lines(name: str) -> list[str]:
@@ -55,7 +57,9 @@ def _load() -> Lexicon:
             head = key[: key.index(" ")]
             if heads.get(head, 1) < parts:
                 heads[head] = parts
-    return Lexicon(first, surnames, words, places, heads)
+    text = (DATA / "not_names.txt").read_text(encoding="utf-8")
+    not_names = frozenset(w.strip().lower() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+    return Lexicon(first, surnames, words, places, heads, not_names)
 
 
 _lexicon: Lexicon | None = None
