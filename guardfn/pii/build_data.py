@@ -34,6 +34,8 @@ from pathlib import Path
 DATA = Path(__file__).parent / "data"
 MIN_SSA_BIRTHS = 200
 MIN_CITY_POPULATION = 15000
+MIN_ALIAS_POPULATION = 500_000
+"""Cities this large also get their Latin-script alternate names (exonyms, old names)."""
 WORDS_FILE = Path("/usr/share/dict/american-english-small")
 
 REGIONS: dict[str, tuple[str, ...]] = {
@@ -160,6 +162,10 @@ def places() -> list[tuple[str, str, int]]:
         population = int(city.get("population") or 0)
         if population >= MIN_CITY_POPULATION:
             add(city["name"], "city", population)
+        if population >= MIN_ALIAS_POPULATION:  # "Bangalore" for Bengaluru, "Munich" for München
+            for alias in city.get("alternatenames") or ():
+                if alias.isascii() and len(alias) >= 4 and alias.istitle() and _LATIN.match(alias):
+                    add(alias, "city", population)
     return sorted(((name, kind, pop) for (name, kind), pop in rows.items()), key=lambda r: (r[0], r[1]))
 
 

@@ -57,7 +57,7 @@ _STRONG_BEFORE = re.compile(
          mr|mrs|ms|miss|mx|dr|prof|sir|madam|mister|sr|sra|herr|frau|mme|mlle|
          (?:signed|sent|written|reported|requested|approved|submitted|reviewed|assigned|created|opened|
             closed|escalated|handled|raised|filed|authored|prepared|updated|edited|posted|shared|
-            referred|recommended|introduced|invited|booked|ordered|placed|verified|processed)\s+by|
+            referred|recommended|introduced|invited|booked|ordered|placed|verified|processed|[a-z]+ed)\s+by|
          (?:assigned|forwarded|escalated|addressed|reassigned|transferred|routed|married|engaged)\s+to|
          on\s+behalf\s+of|attn|attention|c/o|care\s+of)\b[\s,.:;!-]*
     | \b(?:name|full\s*name|first\s*name|last\s*name|given\s*name|family\s*name|surname|middle\s*name|
@@ -90,7 +90,7 @@ _PLACE_BEFORE = re.compile(
        into|based|live|lives|lived|living|moved|moving|relocated|relocating|located|born|raised|
        flight|fly|flying|flew|travel|traveling|travelling|trip|office|offices|headquartered|
        downtown|central|greater|northern|southern|eastern|western|north|south|east|west|
-       city|town|village|country|state|province|region|county|location|address|residence|
+       city|town|village|country|state|province|region|county|location|address|residence|site|
        nationality|citizenship|destination|origin|hometown)\s*
        ["']?\s*(?:[:=]\s*["']?\s*)?)$"""
 )
@@ -98,6 +98,12 @@ _STRONG_PLACE_BEFORE = re.compile(
     r"""(?ix)(?:\b(?:live|lives|lived|living|based|located|born|raised|moved|moving|relocated|relocating|
        flew|fly|flying|flight|trip|travel\w*|visit\w*|headquartered|offices?|hometown|residence|
        address|location|destination|city|town)\s*(?:in|to|from|at|of|near)?\s*["']?\s*(?:[:=]\s*["']?\s*)?)$"""
+)
+_PLACE_AFTER = re.compile(
+    r"""\s+(?:office|offices|branch|area|region|clinic|store|site|launch|plant|warehouse|campus|airport|
+       market|headquarters|hq|metro|suburbs|facility|hospital|conference|trip|visit|weather|time|
+       timezone|residents|locals|based|native|datacenter|data\s+center|region)\b""",
+    re.VERBOSE,
 )
 _REGION_AFTER = re.compile(r",\s*(?:[A-Z]{2}\b|[A-Z][a-z]+)")
 _NOT_PERSON_AFTER = re.compile(
@@ -252,13 +258,21 @@ def _classify(
     place = _place_at(text, tokens, run, lex)
     if place is not None and not strong and not institution:
         k, kind = place
+        if k == 1 and words[0].isupper() and kind != "country":
+            place = None  # "PO", "SKU", "IT": an abbreviation, not a city
+    if place is not None and not strong and not institution:
+        k, kind = place
         end = tokens[run[k - 1]][1]
         head = lowers[0]
-        region_after = bool(_REGION_AFTER.match(text, end)) and kind == "city"
+        region_after = kind == "city" and (
+            bool(_REGION_AFTER.match(text, end)) or bool(_PLACE_AFTER.match(text, end))
+        )
         common = k == 1 and head in lex.common_words
         if common and not region_after and not _STRONG_PLACE_BEFORE.search(before):
             place_word = False  # "in Mobile app": a common word needs a stronger place context
-        is_first = k == 1 and (head in lex.first_names or head in lex.surnames)
+        is_first = k == 1 and (
+            lex.first_names.get(head, 10**6) < COMMON_FIRST_NAME_RANK or lex.surnames.get(head, 10**6) < 2000
+        )
         if (
             place_word
             or region_after
@@ -294,8 +308,8 @@ def _classify(
         for word, lower in zip(words, lowers, strict=True):
             if word.isupper() or lower in lex.not_names or not (known(lower) or len(word) == 1):
                 break
-            if lower in lex.common_words and count == 0:
-                break
+            if lower in lex.common_words and count == 0 and lex.first_names.get(lower, 10**6) >= 1500:
+                break  # "ask Will": too ambiguous; "ping Maria" is fine ("maria" is a word too)
             count += 1
         while count and len(words[count - 1]) == 1:
             count -= 1
