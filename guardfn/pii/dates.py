@@ -29,18 +29,19 @@ _DATE = re.compile(
     )(?![\w/-]|\.\d)"""
 )
 _CONTEXT = re.compile(
-    r"""(?ix)\b(?:d\.?\s?o\.?\s?b\.?|date\s+of\s+birth|birth\s*date|birthdate|birthday|born|b\.|
+    r"""(?ix)\b(?:d\.?\s?o\.?\s?b\.?|date\s+of\s+birth|birth\s*date|birthdate|birthday|born|
         geburtsdatum|date\s+de\s+naissance|fecha\s+de\s+nacimiento|data\s+di\s+nascita|dob_?\w*|birth_?\w*)
         \b[^\n\d]{0,24}$"""
 )
 _YEAR_CONTEXT = re.compile(r"(?i)\b(?:born\s+in|birth\s*year|year\s+of\s+birth|yob)\s*[:=]?\s*$")
 _BARE_YEAR = re.compile(rf"(?<![\w/.-]){_YEAR}(?![\w/-])")
-_TRIGGER = re.compile(r"(?i)dob|birth|born|d\.o\.b|naissance|nacimiento|nascita|geburt|yob|\bb\.")
+_TRIGGER_WORDS = ("dob", "birth", "born", "d.o.b", "naissance", "nacimiento", "nascita", "geburt", "yob")
 
 
 def find_dates_of_birth(text: str) -> list[Detection]:
     """DATE_OF_BIRTH spans: dates (or a birth year) just after a birth word or label."""
-    if not _TRIGGER.search(text):
+    lowered = text.lower()
+    if not any(word in lowered for word in _TRIGGER_WORDS):
         return []
     out = []
     for m in _DATE.finditer(text):

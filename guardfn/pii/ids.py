@@ -23,7 +23,9 @@ _ID_LABEL = re.compile(
         package|container|vin|firmware|patch|kb|article|app)
         \s*(?:number|no\.?|num|\#|id|code)?\s*[:\#=.]?\s*\#?\s*$"""
 )
-_PHONE_WORD = re.compile(r"(?i)\b(?:phone|tel|telephone|mobile|cell|call|fax|text|sms|whatsapp|contact|reach|dial|ring)\b")
+_PHONE_WORD = re.compile(
+    r"(?i)\b(?:phone|tel|telephone|mobile|cell|call|fax|text|sms|whatsapp|contact|reach|dial|ring)\b"
+)
 _VERSION_BEFORE = re.compile(r"(?i)(?:\b(?:version|ver|release|build|firmware|kernel|rev)\s*[:#=]?\s*|\bv\.?\s?)$")
 _CARD_WORD = re.compile(
     r"(?i)\b(?:card|credit|debit|visa|master\s?card|amex|american\s+express|discover|jcb|diners|maestro|cc|cvv|expir\w*|payment)\b"
@@ -32,6 +34,8 @@ _CARD_WORD = re.compile(
 
 def after_id_label(text: str, start: int) -> bool:
     """True when an ID label (order, PO, invoice, ticket, ISBN, SKU, version, tracking ...) ends just before ``start``."""
+    while start > 0 and (text[start - 1].isdigit() or text[start - 1] in " -./"):
+        start -= 1  # the earlier groups of the same identifier ("tracking number 3468 5853 1643")
     return _ID_LABEL.search(text, max(0, start - 32), start) is not None
 
 
@@ -59,7 +63,7 @@ def network_fits(digits: str) -> bool:
     n = len(digits)
     two, four, six = int(digits[:2] or 0), int(digits[:4] or 0), int(digits[:6] or 0)
     if digits.startswith("4"):
-        return n in (13, 16, 19)  # Visa
+        return n in (16, 19)  # Visa (13-digit Visa numbers are no longer issued; EAN-13s starting 40-44 are common)
     if 51 <= two <= 55 or 222100 <= six <= 272099:
         return n == 16  # Mastercard
     if two in (34, 37):

@@ -44,66 +44,366 @@ BIG_CITY = 200_000
 
 # A capitalised word (letters, inner apostrophes and hyphens), not inside an identifier, a path,
 # a URL or an e-mail address; "'s" is trimmed later.
-_CAP = re.compile(
-    r"(?<![\w@./\\#$&=+-])[A-ZÀ-ÖØ-ÞĀ-ž][^\W\d_]*(?:['’-][^\W\d_]+)*(?![\w@(]|\.\w|-\w)"
-)
+_CAP = re.compile(r"(?<![\w@./\\#$&=+-])[A-ZÀ-ÖØ-ÞĀ-ž][^\W\d_]*(?:['’-][^\W\d_]+)*(?![\w@(]|\.\w|-\w)")
 _MC = re.compile(r"(?:Mc|Mac|O'|O’|D'|D’|De|Di|La|Le|Van|Von)[A-Z][a-z]+$")
 
-_STRONG_BEFORE = re.compile(
-    r"""(?ix)(?:
-      \b(?:my\s+name\s+is|my\s+name's|name\s+is|i\s+am|i'm|i’m|this\s+is|it's|it’s|call\s+me|named|
-         hi|hello|hey|hiya|dear|greetings|morning|afternoon|evening|thanks|thank\s+you|thx|ty|cheers|
-         welcome|congrats|congratulations|sincerely|regards|best|love|xoxo|
-         mr|mrs|ms|miss|mx|dr|prof|sir|madam|mister|sr|sra|herr|frau|mme|mlle|
-         (?:signed|sent|written|reported|requested|approved|submitted|reviewed|assigned|created|opened|
-            closed|escalated|handled|raised|filed|authored|prepared|updated|edited|posted|shared|
-            referred|recommended|introduced|invited|booked|ordered|placed|verified|processed|[a-z]+ed)\s+by|
-         (?:assigned|forwarded|escalated|addressed|reassigned|transferred|routed|married|engaged)\s+to|
-         on\s+behalf\s+of|attn|attention|c/o|care\s+of)\b[\s,.:;!-]*
-    | \b(?:name|full\s*name|first\s*name|last\s*name|given\s*name|family\s*name|surname|middle\s*name|
-         maiden\s*name|customer|client|patient|employee|contact|user\s*name|username|display\s*name|
-         author|owner|assignee|reporter|requester|requestor|recipient|sender|from|to|cc|bcc|attn|
-         applicant|beneficiary|account\s*holder|card\s*holder|cardholder|holder|guardian|parent|
-         mother|father|spouse|partner|emergency\s*contact|next\s*of\s*kin|manager|supervisor|agent|
-         rep|representative|driver|passenger|traveller|traveler|guest|tenant|landlord|member|
-         student|teacher|doctor|physician|nurse|therapist|signed|signature|witness|insured|
-         policy\s*holder|policyholder|subscriber|buyer|seller|ship\s*to|bill\s*to|deliver\s*to|
-         consignee|caller|candidate|interviewer|referee|reviewer|approver|user|person|
-         legal\s*name|contact\s*person|primary\s*contact|employee\s*name|customer\s*name|
-         patient\s*name|client\s*name)
-       ["']?\s*(?:[:=]|=>|->)\s*["']?\s*
-    )$"""
-)
-_WEAK_BEFORE = re.compile(
-    r"""(?ix)\b(?:ask|asked|tell|told|email|emailed|e-mail|message|messaged|ping|pinged|call|called|
-       text|texted|contact|contacted|cc|cc'd|loop\s+in|looped\s+in|spoke\s+(?:with|to)|speak\s+(?:with|to)|
-       talked\s+(?:with|to)|talk\s+(?:with|to)|met\s+with|meet\s+with|meeting\s+with|chat\s+with|
-       chatted\s+with|according\s+to|per|thank|thanked|remind|reminded|said|says|and|with|&)\s+$"""
-)
-_SIGNOFF = re.compile(
-    r"""(?ix)(?:thanks|thank\s+you|many\s+thanks|regards|best|all\s+the\s+best|best\s+wishes|cheers|
-       sincerely|yours|warmly|warm\s+wishes|talk\s+soon|take\s+care|respectfully|love|--|—|–|-)
-       [\s,.!]*\n[ \t]*$"""
-)
-_PLACE_BEFORE = re.compile(
-    r"""(?ix)(?:\b(?:in|from|to|near|at|of|visiting|visit|visited|via|around|outside|across|towards?|
-       into|based|live|lives|lived|living|moved|moving|relocated|relocating|located|born|raised|
-       flight|fly|flying|flew|travel|traveling|travelling|trip|office|offices|headquartered|
-       downtown|central|greater|northern|southern|eastern|western|north|south|east|west|
-       city|town|village|country|state|province|region|county|location|address|residence|site|
-       nationality|citizenship|destination|origin|hometown)\s*
-       ["']?\s*(?:[:=]\s*["']?\s*)?)$"""
-)
-_STRONG_PLACE_BEFORE = re.compile(
-    r"""(?ix)(?:\b(?:live|lives|lived|living|based|located|born|raised|moved|moving|relocated|relocating|
-       flew|fly|flying|flight|trip|travel\w*|visit\w*|headquartered|offices?|hometown|residence|
-       address|location|destination|city|town)\s*(?:in|to|from|at|of|near)?\s*["']?\s*(?:[:=]\s*["']?\s*)?)$"""
-)
 _PLACE_AFTER = re.compile(
     r"""\s+(?:office|offices|branch|area|region|clinic|store|site|launch|plant|warehouse|campus|airport|
        market|headquarters|hq|metro|suburbs|facility|hospital|conference|trip|visit|weather|time|
        timezone|residents|locals|based|native|datacenter|data\s+center|region)\b""",
     re.VERBOSE,
+)
+# Context is read from the words just before a candidate on its line (lower case, punctuation
+# dropped except ":" and "="): set lookups, no regex backtracking over the text.
+_CONTEXT_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[:=]")
+_STRONG_1 = frozenset(
+    [
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "dear",
+        "greetings",
+        "morning",
+        "afternoon",
+        "evening",
+        "thanks",
+        "thx",
+        "ty",
+        "cheers",
+        "welcome",
+        "congrats",
+        "congratulations",
+        "sincerely",
+        "regards",
+        "best",
+        "love",
+        "xoxo",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "dr",
+        "prof",
+        "sir",
+        "madam",
+        "mister",
+        "sr",
+        "sra",
+        "herr",
+        "frau",
+        "mme",
+        "mlle",
+        "named",
+        "attn",
+        "attention",
+        "i'm",
+        "i’m",
+    ]
+)
+_STRONG_2 = frozenset({"thank you", "name is", "call me", "this is", "i am", "behalf of", "care of", "name's"})
+_BY_VERBS = frozenset(
+    ["signed", "sent", "written", "reported", "requested", "approved", "submitted", "reviewed", "created", "opened"]
+)
+_TO_VERBS = frozenset(
+    ["assigned", "forwarded", "escalated", "addressed", "reassigned", "transferred", "routed", "married", "engaged"]
+)
+_LABELS = frozenset(
+    [
+        "name",
+        "fullname",
+        "surname",
+        "customer",
+        "client",
+        "patient",
+        "employee",
+        "contact",
+        "username",
+        "user",
+        "author",
+        "owner",
+        "assignee",
+        "reporter",
+        "requester",
+        "requestor",
+        "recipient",
+        "sender",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "attn",
+        "applicant",
+        "beneficiary",
+        "holder",
+        "cardholder",
+        "guardian",
+        "parent",
+        "mother",
+        "father",
+        "spouse",
+        "partner",
+        "manager",
+        "supervisor",
+        "agent",
+        "rep",
+        "representative",
+        "driver",
+        "passenger",
+        "traveller",
+        "traveler",
+        "guest",
+        "tenant",
+        "landlord",
+        "member",
+        "student",
+        "teacher",
+        "doctor",
+        "physician",
+        "nurse",
+        "therapist",
+        "signed",
+        "signature",
+        "witness",
+        "insured",
+        "policyholder",
+        "subscriber",
+        "buyer",
+        "seller",
+        "consignee",
+        "caller",
+        "candidate",
+        "interviewer",
+        "referee",
+        "reviewer",
+        "approver",
+        "person",
+        "kin",
+    ]
+)
+_LABELS_2 = frozenset(
+    [
+        "full name",
+        "first name",
+        "last name",
+        "given name",
+        "family name",
+        "middle name",
+        "maiden name",
+        "user name",
+        "display name",
+        "\n    account holder",
+        "card holder",
+        "emergency contact",
+        "policy holder",
+        "ship to",
+        "bill to",
+        "deliver to",
+        "legal name",
+        "\n    contact person",
+        "primary contact",
+        "employee name",
+        "customer name",
+        "patient name",
+        "client name",
+        "applicant name",
+    ]
+)
+_WEAK_1 = frozenset(
+    [
+        "ask",
+        "asked",
+        "tell",
+        "told",
+        "email",
+        "emailed",
+        "message",
+        "messaged",
+        "ping",
+        "pinged",
+        "call",
+        "called",
+        "text",
+        "texted",
+        "contact",
+        "contacted",
+        "cc",
+        "cc'd",
+        "per",
+        "thank",
+        "thanked",
+        "remind",
+        "reminded",
+        "said",
+        "says",
+        "and",
+        "with",
+    ]
+)
+_WEAK_2 = frozenset(
+    """loop in,looped in,spoke with,spoke to,speak with,speak to,talked with,talked to,talk with,talk to,
+    met with,meet with,meeting with,chat with,chatted with,according to""".replace("\n", "").split(",")
+)
+_SIGNOFFS = frozenset(
+    """thanks,thank you,many thanks,regards,best,all the best,best wishes,cheers,sincerely,yours,warmly,
+    warm wishes,talk soon,take care,respectfully,love,best regards,kind regards,warm regards,--,—,–,-,
+    yours sincerely,yours truly,with thanks,thanks again""".replace("\n", "").split(",")
+)
+_PLACE_1 = frozenset(
+    [
+        "in",
+        "from",
+        "to",
+        "near",
+        "at",
+        "of",
+        "visiting",
+        "visit",
+        "visited",
+        "via",
+        "around",
+        "outside",
+        "across",
+        "toward",
+        "towards",
+        "into",
+        "based",
+        "live",
+        "lives",
+        "lived",
+        "living",
+        "moved",
+        "moving",
+        "relocated",
+        "relocating",
+        "located",
+        "born",
+        "raised",
+        "flight",
+        "fly",
+        "flying",
+        "flew",
+        "travel",
+        "traveling",
+        "travelling",
+        "trip",
+        "office",
+        "offices",
+        "headquartered",
+        "downtown",
+        "central",
+        "greater",
+        "northern",
+        "southern",
+        "eastern",
+        "western",
+        "north",
+        "south",
+        "east",
+        "west",
+    ]
+)
+_PLACE_LABELS = frozenset(
+    [
+        "city",
+        "town",
+        "village",
+        "country",
+        "state",
+        "province",
+        "region",
+        "county",
+        "location",
+        "address",
+        "residence",
+        "site",
+        "nationality",
+        "citizenship",
+        "destination",
+        "origin",
+        "hometown",
+    ]
+)
+_STRONG_PLACE_1 = frozenset(
+    [
+        "live",
+        "lives",
+        "lived",
+        "living",
+        "based",
+        "located",
+        "born",
+        "raised",
+        "moved",
+        "moving",
+        "relocated",
+        "relocating",
+        "flew",
+        "fly",
+        "flying",
+        "flight",
+        "trip",
+        "travel",
+        "traveling",
+        "travelling",
+        "visit",
+        "visiting",
+        "visited",
+        "headquartered",
+        "office",
+        "offices",
+        "hometown",
+        "residence",
+        "address",
+        "location",
+        "destination",
+        "city",
+        "town",
+    ]
+)
+_PREPOSITIONS = frozenset(["in", "to", "from", "at", "of", "near"])
+
+
+class _Context:
+    """What the words just before a candidate say: a strong or weak name context, a place word."""
+
+    __slots__ = ("place", "strong", "strong_place", "weak")
+
+    def __init__(self, before: str) -> None:
+        lowered = before.lower()
+        nl = lowered.rfind("\n")
+        line = lowered[nl + 1 :]
+        words = _CONTEXT_WORD.findall(line)
+        last = words[-1] if words else ""
+        two = " ".join(words[-2:]) if len(words) > 1 else ""
+        three = " ".join(words[-3:]) if len(words) > 2 else ""
+        label = last in (":", "=")
+        if label:
+            head = words[-2] if len(words) > 1 else ""
+            head2 = " ".join(words[-3:-1]) if len(words) > 2 else ""
+            self.strong = head in _LABELS or head2 in _LABELS_2 or head.endswith("name")
+            self.place = self.strong_place = head in _PLACE_LABELS
+        else:
+            self.strong = (
+                last in _STRONG_1
+                or two in _STRONG_2
+                or three in ("my name is", "on behalf of")
+                or (last == "by" and len(words) > 1 and (words[-2] in _BY_VERBS or words[-2].endswith("ed")))
+                or (last == "to" and len(words) > 1 and words[-2] in _TO_VERBS)
+            )
+            self.place = last in _PLACE_1
+            self.strong_place = last in _STRONG_PLACE_1 or (
+                last in _PREPOSITIONS and len(words) > 1 and words[-2] in _STRONG_PLACE_1
+            )
+        if not self.strong and nl >= 0 and not line.strip():
+            previous = lowered[:nl].rsplit("\n", 1)[-1].strip().rstrip(",.!: ")
+            self.strong = previous in _SIGNOFFS
+        self.weak = not self.strong and not label and (last in _WEAK_1 or two in _WEAK_2)
+
+
+_GREETING_LOWER = re.compile(
+    r"(?:\b[Hh](?:i|ello|ey)|\b[Dd]ear|\b[Tt]hanks|\b[Cc]heers|\b[Rr]egards|\bname is|\bI am|\bI'm|\bthis is)[ ,]+([a-z]{2,})\b"
 )
 _REGION_AFTER = re.compile(r",\s*(?:[A-Z]{2}\b|[A-Z][a-z]+)")
 _NOT_PERSON_AFTER = re.compile(
@@ -117,16 +417,163 @@ _NOT_PERSON_AFTER = re.compile(
     re.VERBOSE,
 )
 _INSTITUTION = frozenset(
-    ["street", "st", "avenue", "ave", "road", "rd", "boulevard", "blvd", "lane", "ln", "drive", "way", "court", "ct", "place", "pl", "square", "park", "hall", "university", "college", "school", "academy", "hospital", "clinic", "center", "centre", "inc", "llc", "ltd", "corp", "corporation", "company", "group", "foundation", "institute", "bank", "airport", "station", "bridge", "building", "tower", "hotel", "church", "library", "museum", "county", "associates", "partners", "holdings", "labs", "technologies", "systems", "solutions", "services", "motors", "airlines", "insurance", "capital", "ventures", "stadium", "theatre", "theater", "highway", "hwy", "parkway", "pkwy", "terrace", "circle", "mall", "plaza", "valley", "heights", "beach", "river", "lake", "mountain", "island", "bay", "award", "prize", "act", "law", "syndrome", "disease"]
-)
-_SENTENCE_END = re.compile(r"(?:^|[.!?:;\n]\s*|[\"'(\[]\s*|^\s+)$")
-_LOWER_GREETING = re.compile(
-    r"(?i)\b(?:hi|hello|hey|dear|thanks|thank\s+you|my\s+name\s+is|i\s+am|i'm|this\s+is|regards|cheers)[\s,]+([a-z]{2,})\b"
+    [
+        "street",
+        "st",
+        "avenue",
+        "ave",
+        "road",
+        "rd",
+        "boulevard",
+        "blvd",
+        "lane",
+        "ln",
+        "drive",
+        "way",
+        "court",
+        "ct",
+        "place",
+        "pl",
+        "square",
+        "park",
+        "hall",
+        "university",
+        "college",
+        "school",
+        "academy",
+        "hospital",
+        "clinic",
+        "center",
+        "centre",
+        "inc",
+        "llc",
+        "ltd",
+        "corp",
+        "corporation",
+        "company",
+        "group",
+        "foundation",
+        "institute",
+        "bank",
+        "airport",
+        "station",
+        "bridge",
+        "building",
+        "tower",
+        "hotel",
+        "church",
+        "library",
+        "museum",
+        "county",
+        "associates",
+        "partners",
+        "holdings",
+        "labs",
+        "technologies",
+        "systems",
+        "solutions",
+        "services",
+        "motors",
+        "airlines",
+        "insurance",
+        "capital",
+        "ventures",
+        "stadium",
+        "theatre",
+        "theater",
+        "highway",
+        "hwy",
+        "parkway",
+        "pkwy",
+        "terrace",
+        "circle",
+        "mall",
+        "plaza",
+        "valley",
+        "heights",
+        "beach",
+        "river",
+        "lake",
+        "mountain",
+        "island",
+        "bay",
+        "award",
+        "prize",
+        "act",
+        "law",
+        "syndrome",
+        "disease",
+    ]
 )
 _EMAIL_LOCAL = re.compile(r"([A-Za-z][A-Za-z.\-_]{1,40})@[\w-]+\.")
 _LOCAL_SPLIT = re.compile(r"[.\-_]+")
 _STOP_CAPS = frozenset(
-    ["hi", "hello", "hey", "hiya", "dear", "greetings", "thanks", "thank", "regards", "best", "cheers", "sincerely", "yours", "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "mister", "name", "my", "i", "the", "a", "an", "and", "or", "but", "if", "please", "re", "fwd", "fw", "subject", "from", "to", "cc", "bcc", "attn", "note", "ps", "ok", "yes", "no", "hey", "thx", "ty", "dm", "pm", "am", "ceo", "cto", "cfo", "vp", "hr", "it", "qa", "ui", "ux", "api"]
+    [
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "dear",
+        "greetings",
+        "thanks",
+        "thank",
+        "regards",
+        "best",
+        "cheers",
+        "sincerely",
+        "yours",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "dr",
+        "prof",
+        "sir",
+        "madam",
+        "mister",
+        "name",
+        "my",
+        "i",
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "but",
+        "if",
+        "please",
+        "re",
+        "fwd",
+        "fw",
+        "subject",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "attn",
+        "note",
+        "ps",
+        "ok",
+        "yes",
+        "no",
+        "hey",
+        "thx",
+        "ty",
+        "dm",
+        "pm",
+        "am",
+        "ceo",
+        "cto",
+        "cfo",
+        "vp",
+        "hr",
+        "it",
+        "qa",
+        "ui",
+        "ux",
+        "api",
+    ]
 )
 
 _MAX_RUN = 4
@@ -175,7 +622,7 @@ def find_names(text: str, lex: Lexicon | None = None) -> list[Detection]:
             lower = word.lower()
             if consumed[j] or lower not in known:
                 continue
-            if lower in lex.common_words and _SENTENCE_END.search(text, max(0, start - 4), start):
+            if lower in lex.common_words and _at_sentence_start(text, start):
                 continue
             found.append(Detection("PERSON", start, end, PROPAGATED_SCORE))
     found.sort(key=lambda s: (s.start, -s.end))
@@ -249,11 +696,10 @@ def _classify(
     words = [tokens[j][2] for j in run]
     lowers = [w.lower() for w in words]
     start = tokens[run[0]][0]
-    strong = bool(_STRONG_BEFORE.search(before)) or bool(_SIGNOFF.search(before))
-    weak = not strong and bool(_WEAK_BEFORE.search(before))
-    place_word = bool(_PLACE_BEFORE.search(before))
+    context = _Context(before)
+    strong, weak, place_word = context.strong, context.weak, context.place
     after = text[tokens[run[-1]][1] : tokens[run[-1]][1] + 16]
-    institution = bool(_NOT_PERSON_AFTER.match(after)) or any(w in _INSTITUTION for w in lowers[1:])
+    institution = not strong and (bool(_NOT_PERSON_AFTER.match(after)) or any(w in _INSTITUTION for w in lowers[1:]))
 
     place = _place_at(text, tokens, run, lex)
     if place is not None and not strong and not institution:
@@ -264,11 +710,9 @@ def _classify(
         k, kind = place
         end = tokens[run[k - 1]][1]
         head = lowers[0]
-        region_after = kind == "city" and (
-            bool(_REGION_AFTER.match(text, end)) or bool(_PLACE_AFTER.match(text, end))
-        )
+        region_after = kind == "city" and (bool(_REGION_AFTER.match(text, end)) or bool(_PLACE_AFTER.match(text, end)))
         common = k == 1 and head in lex.common_words
-        if common and not region_after and not _STRONG_PLACE_BEFORE.search(before):
+        if common and not region_after and not context.strong_place:
             place_word = False  # "in Mobile app": a common word needs a stronger place context
         is_first = k == 1 and (
             lex.first_names.get(head, 10**6) < COMMON_FIRST_NAME_RANK or lex.surnames.get(head, 10**6) < 2000
@@ -308,8 +752,8 @@ def _classify(
         for word, lower in zip(words, lowers, strict=True):
             if word.isupper() or lower in lex.not_names or not (known(lower) or len(word) == 1):
                 break
-            if lower in lex.common_words and count == 0 and lex.first_names.get(lower, 10**6) >= 1500:
-                break  # "ask Will": too ambiguous; "ping Maria" is fine ("maria" is a word too)
+            if lower in lex.common_words and count == 0 and not (len(lowers) > 1 and lowers[1] in lex.surnames):
+                break  # "and Bill the customer": too ambiguous; "ping Maria Gonzalez" is fine
             count += 1
         while count and len(words[count - 1]) == 1:
             count -= 1
@@ -341,10 +785,18 @@ def _classify(
     return None
 
 
+def _at_sentence_start(text: str, start: int) -> bool:
+    """True when only spaces lie between ``start`` and the start of the text, a line, or a sentence end."""
+    i = start
+    while i > 0 and text[i - 1] in " \t\"'([":
+        i -= 1
+    return i == 0 or text[i - 1] in ".!?:;\n"
+
+
 def _lower_greetings(text: str, lex: Lexicon) -> list[tuple[int, str]]:
     """Lower-case given names right after a greeting or "my name is" ("hi sarah,")."""
     out = []
-    for m in _LOWER_GREETING.finditer(text):
+    for m in _GREETING_LOWER.finditer(text):
         name = m.group(1)
         if name.islower() and name in lex.first_names and name not in lex.common_words and name not in lex.not_names:
             out.append((m.start(1), name))

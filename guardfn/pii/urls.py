@@ -21,7 +21,57 @@ _URL = re.compile(r"(?i)\b(?:https?://)?(?:www\.|m\.|mobile\.)?((?:[a-z0-9-]+\.)
 _TRIGGER = re.compile(r"(?i)\.(?:com|net|io|me|tv|app|ee|co|org)\b|/@|/~")
 
 _RESERVED = frozenset(
-    ["home", "explore", "search", "settings", "login", "logout", "signup", "register", "about", "help", "privacy", "terms", "i", "intent", "share", "hashtag", "notifications", "messages", "compose", "jobs", "company", "companies", "school", "groups", "events", "pages", "feed", "watch", "results", "explore", "topics", "features", "pricing", "docs", "blog", "en", "us", "legal", "security", "status", "orgs", "organizations", "marketplace", "sponsors", "enterprise", "trending", "collections", "login_required", "policies"]
+    [
+        "home",
+        "explore",
+        "search",
+        "settings",
+        "login",
+        "logout",
+        "signup",
+        "register",
+        "about",
+        "help",
+        "privacy",
+        "terms",
+        "i",
+        "intent",
+        "share",
+        "hashtag",
+        "notifications",
+        "messages",
+        "compose",
+        "jobs",
+        "company",
+        "companies",
+        "school",
+        "groups",
+        "events",
+        "pages",
+        "feed",
+        "watch",
+        "results",
+        "explore",
+        "topics",
+        "features",
+        "pricing",
+        "docs",
+        "blog",
+        "en",
+        "us",
+        "legal",
+        "security",
+        "status",
+        "orgs",
+        "organizations",
+        "marketplace",
+        "sponsors",
+        "enterprise",
+        "trending",
+        "collections",
+        "login_required",
+        "policies",
+    ]
 )
 # host -> regex for a profile path (after the host)
 _PROFILE_PATHS: dict[str, str] = {
@@ -67,7 +117,9 @@ _PROFILE_PATHS: dict[str, str] = {
     "xing.com": r"/profile/[\w-]+",
 }
 _PATHS = {host: re.compile(path.replace("{r}", "|".join(sorted(_RESERVED)))) for host, path in _PROFILE_PATHS.items()}
-_PERSONAL_SUBDOMAIN = re.compile(r"(?i)^[\w-]+\.(?:github\.io|gitlab\.io|substack\.com|tumblr\.com|wordpress\.com|blogspot\.com|carrd\.co|bio\.link)$")
+_PERSONAL_SUBDOMAIN = re.compile(
+    r"(?i)^[\w-]+\.(?:github\.io|gitlab\.io|substack\.com|tumblr\.com|wordpress\.com|blogspot\.com|carrd\.co|bio\.link)$"
+)
 _GENERIC = re.compile(r"^/(?:@[\w.-]{2,}|~[\w.-]{2,})")
 _NOT_PERSONAL_SUB = frozenset({"www", "docs", "blog", "api", "help", "support", "status", "developer", "engineering"})
 
