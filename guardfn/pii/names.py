@@ -600,6 +600,15 @@ def find_names(text: str, lex: Lexicon | None = None) -> list[Detection]:
         if lower in _STOP_CAPS or len(word) < 2:
             i += 1
             continue
+        if (
+            lower in lex.common_words
+            and lower not in lex.first_names
+            and lower not in lex.surnames
+            and lower not in lex.places
+            and lower not in lex.place_heads
+        ):
+            i += 1  # "The", "Please", "Order": no rule makes a plain common word start a name or place
+            continue
         run = _run(text, tokens, i)
         before = text[max(0, start - _CONTEXT_CHARS) : start]
         span = _classify(text, tokens, run, before, lex)
