@@ -373,7 +373,7 @@ def _own_set_rows(engine: Any, theirs: Any) -> list[Row]:
         def ours(text: str) -> list[tuple[int, int, str]]:
             return [(d.start, d.end, d.entity_type) for d in engine.analyze(text, threshold=THRESHOLD)]
 
-        def presidio(threshold: float) -> Any:
+        def presidio(threshold: float, entities: tuple[str, ...] = entities) -> Any:
             base = theirs(threshold)
             return lambda text: [p for p in base(text) if p[2] in entities]
 

@@ -137,11 +137,39 @@ def test_missing_ner_model_warns_once_naming_entities(engine: PIIEngine, monkeyp
     if engine.ner_entities:
         pytest.skip("a spaCy NER model is installed here")
     monkeypatch.setattr(engine_mod, "_missing_warned", False)
-    with pytest.warns(OfflineFallbackWarning, match="PERSON") as record:
-        engine.analyze("Alice lives in Paris", ["PERSON", "EMAIL_ADDRESS"])
-        engine.analyze("Alice lives in Paris", ["PERSON", "LOCATION"])
+    with pytest.warns(OfflineFallbackWarning, match="NRP") as record:
+        engine.analyze("Alice lives in Paris", ["NRP", "EMAIL_ADDRESS"])
+        engine.analyze("Alice lives in Paris", ["NRP", "PERSON"])
     assert len([w for w in record if issubclass(w.category, OfflineFallbackWarning)]) == 1
     assert "GUARDFN_SPACY_MODEL" in str(record[0].message)
+    # names and places need no model
+    got = [
+        (d.entity_type, "Alice lives in Paris"[d.start : d.end])
+        for d in engine.analyze("Alice lives in Paris", ["PERSON", "LOCATION"])
+    ]
+    assert got == [("PERSON", "Alice"), ("LOCATION", "Paris")]
+
+
+def test_pattern_types_win_over_overlapping_ner_spans(ner_model_dir: Path) -> None:
+    """A validated phone number stays a phone number when the model calls the same span a PERSON."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "PERSON", "pattern": "415-555-2671 today"}])  # type: ignore[attr-defined]
+    path = ner_model_dir.parent / "ruler-phone"
+    nlp.to_disk(path)
+    engine = PIIEngine(str(path))
+    text = "Call me at 415-555-2671 today"
+    got = [(d.entity_type, text[d.start : d.end]) for d in engine.analyze(text)]
+    assert got == [("PHONE_NUMBER", "415-555-2671 today")]  # one span, the validated type
+
+
+def test_merge_keeps_the_pattern_type_whatever_the_scores() -> None:
+    from guardfn.pii.engine import Detection, merge_overlaps
+
+    merged = merge_overlaps([Detection("PERSON", 0, 12, 0.95), Detection("PHONE_NUMBER", 3, 15, 0.75)])
+    assert merged == [Detection("PHONE_NUMBER", 0, 15, 0.95)]
 
 
 def test_configured_model_that_is_not_installed_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:

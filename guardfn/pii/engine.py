@@ -398,9 +398,17 @@ class PIIEngine:
                 results.extend(alone)
             if pending:
                 results.extend(enhancer.enhance_using_context(text, pending, artifacts, recognizers, None))
-            request.covered = [(r.start, r.end) for r in results if r.score > request.phone_ceiling]
+            request.covered = [
+                (r.start, r.end)
+                for r in results
+                if r.score > request.phone_ceiling and r.entity_type not in _NER_TYPES
+            ]
         kept = [r for r in results if r.score >= threshold]
-        return list(EntityRecognizer.remove_duplicates(kept))
+        # Deduplicate NER spans and pattern spans apart: a PERSON span must not swallow a
+        # validated phone number before merge_overlaps gives the pattern type precedence.
+        ner_kept = [r for r in kept if r.entity_type in _NER_TYPES]
+        other = [r for r in kept if r.entity_type not in _NER_TYPES]
+        return [*EntityRecognizer.remove_duplicates(other), *EntityRecognizer.remove_duplicates(ner_kept)]
 
     def _choose(self, entity: str, request: Any, triggered: set[str]) -> Any:
         """The entity's recognizer, without its context-only patterns when no context word is there.

@@ -2,8 +2,8 @@
 
 Used by the calibration step of :mod:`guardfn.pii.recognizers` to drop:
 
-* phone numbers right after an ID label ("PO 4500-123-4567", "Order #: 212-555-0199") or
-  grouped in a way no phone number of their region is written (``2024-0113-77``);
+* phone numbers right after an ID label ("PO 4500-123-4567", "Order #: 212-555-0199")
+  unless a phone word is near;
 * IP addresses that are version numbers ("version 10.0.1.5", "v1.2.3.4") or part of a longer
   dotted run (``1.2.3.4.5``);
 * card numbers that pass an EAN/ISBN checksum or follow an ID label, unless a card word is
@@ -19,7 +19,7 @@ _ID_LABEL = re.compile(
         issn|sku|upc|ean|gtin|asin|mpn|version|ver|v|build|release|rev|revision|tracking|shipment|
         awb|waybill|serial|s/n|sn|part|model|item|product|catalog|catalogue|confirmation|conf|booking|
         reservation|transaction|txn|batch|lot|job|task|issue|bug|incident|request|req|claim|policy|
-        invoice\s+id|order\s+id|customer\s+id|id|no|doc|document|contract|receipt|shipping|parcel|
+        invoice\s+id|order\s+id|customer\s+id|document|contract|receipt|shipping|parcel|
         package|container|vin|firmware|patch|kb|article|app)
         \s*(?:number|no\.?|num|\#|id|code)?\s*[:\#=.]?\s*\#?\s*$"""
 )

@@ -65,7 +65,7 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 
-from guardfn.pii.ids import after_id_label, is_version, not_a_card
+from guardfn.pii.ids import after_id_label, is_version, not_a_card, phone_word_near
 
 CONTEXT_SCORE = 0.75
 """Score a match gets at least when one of its recognizer's context words is near it."""
@@ -482,46 +482,13 @@ class FastPhoneRecognizer(PhoneRecognizer):
 
 
 def _is_strong_format(match: _ShiftedMatch) -> bool:
-    """Written like a phone number: with a ``+`` country code, or in digit groups its region uses.
+    """Written like a phone number: with a ``+`` country code, or in two or more digit groups.
 
     The match is already a valid number for its region (phonenumbers' VALID leniency).
-    A bare run of digits is not strong: it could be any identifier; nor are digit groups
-    split where no national or international format of the number splits them
-    (``4155-5526-71``): that is how IDs are grouped, not phone numbers.
+    A bare run of digits is not strong: it could be any identifier.
     """
     raw = match.raw_string.lstrip("([ \uff08\uff3b")
-    if raw.startswith(("+", "\uff0b")):
-        return True
-    groups = _digit_groups(raw)
-    return len(groups) >= 2 and _grouping_fits(groups, match.number)
-
-
-def _boundaries(groups: list[str]) -> set[int]:
-    """Where digit groups split the digits, counted from the end."""
-    total = sum(map(len, groups))
-    out, seen = set(), 0
-    for group in groups[:-1]:
-        seen += len(group)
-        out.add(total - seen)
-    return out
-
-
-def _grouping_fits(groups: list[str], number: Any) -> bool:
-    """True when every split in ``groups`` is one that phonenumbers' national or international format makes.
-
-    Compared on the national significant number (the trailing digits): a country code or
-    national prefix written as a group of its own before it is fine; merged groups are fine.
-    """
-    nsn = phonenumbers.national_significant_number(number)
-    raw_digits = "".join(groups)
-    if not raw_digits.endswith(nsn):
-        return True  # phonenumbers transformed it: leave it as phonenumbers sees it
-    raw_splits = {b for b in _boundaries(groups) if b < len(nsn)}
-    for fmt in (phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.INTERNATIONAL):
-        formatted = _digit_groups(phonenumbers.format_number(number, fmt))
-        if raw_splits <= {b for b in _boundaries(formatted) if b < len(nsn)}:
-            return True
-    return False
+    return raw.startswith(("+", "\uff0b")) or len(_digit_groups(raw)) >= 2
 
 
 def _naive_lemma(lower: str) -> str:
@@ -571,7 +538,7 @@ class CalibratingContextEnhancer(LemmaContextAwareEnhancer):
             kind = result.entity_type
             if kind == "UK_NHS":
                 result.score = _nhs_score(text, result, boosted, phones)
-            elif kind == "PHONE_NUMBER" and after_id_label(text, result.start):
+            elif kind == "PHONE_NUMBER" and after_id_label(text, result.start) and not phone_word_near(text, result.start):
                 result.score = 0.0  # "PO 4500-123-4567", "Order #: 212-555-0199": an identifier
             elif kind == "IP_ADDRESS" and is_version(text, result.start, result.end):
                 result.score = 0.0  # "version 10.0.1.5", "v1.2.3.4"
