@@ -14,16 +14,9 @@ pytest.importorskip("presidio_analyzer")
 import re2
 import regex
 
-from guardfn.pii.recognizers import (
-    LEAN_TRIGGERS,
-    TRIGGERS,
-    WEAK_PATTERN_SCORE,
-    RequestContext,
-    _chain_gap,
-    _may_chain,
-    build_pattern_recognizers,
-    fast_artifacts,
-)
+from guardfn.pii.context import RequestContext, fast_artifacts
+from guardfn.pii.phones import _chain_gap, _may_chain
+from guardfn.pii.recognizers import LEAN_TRIGGERS, TRIGGERS, WEAK_PATTERN_SCORE, build_pattern_recognizers
 
 EXAMPLES = int(os.environ.get("GUARDFN_PII_EXAMPLES", "120"))
 

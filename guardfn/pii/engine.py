@@ -109,7 +109,7 @@ def _make_nlp_engine(nlp: Any, model_name: str) -> Any:
     """A Presidio ``SpacyNlpEngine`` around an already loaded pipeline (it never downloads)."""
     from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
 
-    from guardfn.pii.recognizers import naive_lemma
+    from guardfn.pii.context import naive_lemma
 
     labels: set[str] = set()
     for pipe, pipe_labels in nlp.pipe_labels.items():
@@ -208,8 +208,10 @@ class PIIEngine:
         from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
         from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
+        from guardfn.pii.context import CONTEXT_SCORE
         from guardfn.pii.recognizers import (
             CALIBRATED_ENTITIES,
+            STRONG_PHONE_SCORE,
             WEAK_PATTERN_SCORE,
             CalibratingContextEnhancer,
             TriggerSet,
@@ -252,6 +254,8 @@ class PIIEngine:
                 self._without_weak[entity] = lean_type(patterns=strong, context=rec.context)
         self._by_id = {rec.id: rec for rec in [*recognizers, *self._without_weak.values()]}
         self._enhancer: Any = CalibratingContextEnhancer()
+        self._phone_ceiling = max(CONTEXT_SCORE, STRONG_PHONE_SCORE)
+        """The highest score a phone number can get: a detection above it wins any overlap with one."""
         self.shortcuts = True
         """Skip work that cannot change the result (tests turn this off to prove it)."""
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=[LANGUAGE])
@@ -293,7 +297,7 @@ class PIIEngine:
         if "US_DRIVER_LICENSE" in wanted:
             offline.append("US_DRIVER_LICENSE")
         extra = find_offline(text, offline, threshold) if offline else []
-        from guardfn.pii.recognizers import REQUEST, RequestContext
+        from guardfn.pii.context import REQUEST, RequestContext
 
         triggered = self._triggers(text)
         pattern = [e for e in wanted if e in triggered]
@@ -322,9 +326,7 @@ class PIIEngine:
             return []
         allowed = frozenset(allow)
         kept = [
-            d
-            for d in detections
-            if d.end > d.start and not _is_allowed(text[d.start : d.end], allowed, allow_patterns)
+            d for d in detections if d.end > d.start and not _is_allowed(text[d.start : d.end], allowed, allow_patterns)
         ]
         return merge_overlaps(kept)
 
@@ -380,28 +382,24 @@ class PIIEngine:
                 or r.entity_type in CALIBRATED_ENTITIES
                 or request.has_context(r.start, self._context_of(r))
             ]
-            # A validator already gave these the top score: context cannot change them. Those
-            # with no context word where the enhancer looks skip the context step, which would
-            # leave them unchanged (the calibration still runs; it sees no phone number in round
-            # one, and only phone numbers in round two, however the results are batched).
-            settled, alone, pending = [], [], []
+            # A validator already gave these the top score: context cannot change them. The rest
+            # get the context step (guardfn's, the same lift as Presidio's enhancer, which runs
+            # instead when shortcuts are off), then the calibration; the calibration sees no phone
+            # number in round one, and only phone numbers in round two.
+            settled: list[Any] = []
+            adjust: list[Any] = []
             for r in found:
-                if r.score >= 1.0 and r.entity_type not in CALIBRATED_ENTITIES:
-                    settled.append(r)
-                elif self.shortcuts and not request.has_context(r.start, self._context_of(r)):
-                    alone.append(r)
-                else:
-                    pending.append(r)
+                (settled if r.score >= 1.0 and r.entity_type not in CALIBRATED_ENTITIES else adjust).append(r)
             results.extend(settled)
-            if alone:
-                enhancer.calibrate(text, alone)
-                results.extend(alone)
-            if pending:
-                results.extend(enhancer.enhance_using_context(text, pending, artifacts, recognizers, None))
+            if adjust and self.shortcuts:
+                for r in adjust:
+                    self._lift(r, request)
+                enhancer.calibrate(text, adjust)
+                results.extend(adjust)
+            elif adjust:
+                results.extend(enhancer.enhance_using_context(text, adjust, artifacts, recognizers, None))
             request.covered = [
-                (r.start, r.end)
-                for r in results
-                if r.score > request.phone_ceiling and r.entity_type not in _NER_TYPES
+                (r.start, r.end) for r in results if r.score > self._phone_ceiling and r.entity_type not in _NER_TYPES
             ]
         kept = [r for r in results if r.score >= threshold]
         # Deduplicate NER spans and pattern spans apart: a PERSON span must not swallow a
@@ -434,6 +432,20 @@ class PIIEngine:
         if request.first_mention(context) is None:
             return True
         return not request.has_keyword(context)
+
+    def _lift(self, result: Any, request: Any) -> None:
+        """Presidio's context step for one result: lifted when its recognizer's context word is near."""
+        from presidio_analyzer import RecognizerResult
+
+        from guardfn.pii.context import boost
+
+        meta = result.recognition_metadata or {}
+        recognizer = self._by_id.get(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
+        if recognizer is None or not recognizer.context or meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+            return
+        word = request.supportive_word(result.start, list(recognizer.context))
+        if word:
+            boost(result, word)
 
     def _context_of(self, result: Any) -> list[str]:
         from presidio_analyzer import RecognizerResult
