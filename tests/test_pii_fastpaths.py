@@ -127,3 +127,24 @@ def test_email_recognizer_on_chunks_finds_what_it_finds_on_the_whole_text(pieces
     chunked = recognizer.analyze(text, ["EMAIL_ADDRESS"])
     whole = PatternRecognizer.analyze(recognizer, text, ["EMAIL_ADDRESS"])
     assert sorted((r.start, r.end, r.score) for r in chunked) == sorted((r.start, r.end, r.score) for r in whole)
+
+
+_OFFLINE_PIECES = st.sampled_from(
+    ["DOB", "dob:", "Date of birth", "born on", "born in", "BİRTH", "d.o.b.", "04/12/1987", "1987-04-12", "March 3, 1990",
+     "1979", "lİcense", "lıcense", "driver's lİcense:", "driving lıcence no.", "LICENCE", "DL#", "DLN", "d.l.", "D1234567", "S530-4128-6754", "123 456 789",
+     "linkedin.com/in/jane-doe", "github.com/janedoe", "janedoe.github.io", "x.İo/@jane", "example.org/~ann",
+     "https://", "/@", "Hi", "hi", "Dear", "thanks", "name is", "I'm", "sarah", "Sarah", "ſ", "\u212a", "é", " ", "\n",
+     ",", ":", ".", "_"]
+)  # fmt: skip
+
+
+@settings(max_examples=EXAMPLES * 2, deadline=None)
+@given(pieces=st.lists(_OFFLINE_PIECES, max_size=10), seps=st.lists(st.sampled_from(["", " ", "\n", ": "]), min_size=10, max_size=10))
+def test_offline_gates_never_skip_a_finding(pieces: list[str], seps: list[str]) -> None:
+    from guardfn.pii.engine import find_offline, offline_triggers
+
+    text = "".join(p + s for p, s in zip(pieces, seps, strict=False))
+    gates = {name: re2.compile(pattern) for name, pattern in offline_triggers().items()}
+    fired = {name for name, gate in gates.items() if gate.search(text)}
+    entities = ["PERSON", "LOCATION", "DATE_OF_BIRTH", "URL", "US_DRIVER_LICENSE"]
+    assert find_offline(text, entities, 0.0, fired) == find_offline(text, entities, 0.0), text

@@ -46,6 +46,11 @@ _TOKEN = re.compile(r"(\w+|'\w+)|[^\w\s]")
 _WORD_RUN = re.compile(r"\w+")
 
 
+def _is_word(char: str) -> bool:
+    """Whether ``char`` is a word character as ``re``'s ``\\w`` sees it (alphanumeric or "_")."""
+    return char.isalnum() or char == "_"
+
+
 def _odd_word(lowered: str) -> bool:
     """A context word :meth:`RequestContext.has_keyword` leaves to the tokenizer: non-ASCII
     (lower-casing may turn a run of word characters into other characters) or an "'s"-like one."""
@@ -133,7 +138,7 @@ class RequestContext:
         first = self.first_mention(context)
         if first is None:
             return ""  # no context word anywhere: no tokenizing needed
-        near = self.surrounding(start) if first <= start else self._walk(start)[1][-1:]
+        near = self.surrounding(start) if first <= start else self._forward(start)
         for word in context:
             if word.lower() in near:
                 return word
@@ -152,6 +157,24 @@ class RequestContext:
         """
         backward, forward = self._walk(start)
         return backward + forward
+
+    def _forward(self, start: int) -> list[str]:
+        """The forward keyword alone (what :meth:`surrounding` ends with), tokenizing only from the covering token on."""
+        text = self.text
+        if start in self._surrounding or start >= len(text) or text[start].isspace():
+            return self._walk(start)[1]
+        first = start
+        char = text[start]
+        if char == "'" and start + 1 < len(text) and _is_word(text[start + 1]):
+            pass  # an "'s"-like token starts here
+        elif _is_word(char):
+            while first > 0 and _is_word(text[first - 1]):
+                first -= 1
+            if first > 0 and text[first - 1] == "'":
+                first -= 1  # the token is "'" and the run of word characters after it
+        else:
+            return self._next_keyword(_TOKEN.finditer(text, start + 1))  # a one-character punctuation token
+        return self._next_keyword(_TOKEN.finditer(text, first))
 
     def _walk(self, start: int) -> tuple[list[str], list[str]]:
         found = self._surrounding.get(start)
@@ -179,32 +202,37 @@ class RequestContext:
         """:meth:`_walk` for the regex tokenizer, tokenizing only the text around ``start``.
 
         Tokens never cross whitespace, so tokenizing from just after a whitespace character
-        gives the same tokens as tokenizing the whole text. The window grows until it holds
-        the six keywords the enhancer would look at, or reaches the start of the text.
+        up to the end of the token covering ``start`` gives the same tokens as tokenizing the
+        whole text. The window grows until it holds the six keywords the enhancer would look
+        at, or reaches the start of the text.
         """
         text = self.text
+        if start >= len(text) or text[start].isspace():
+            return self._walk_indexed(start)  # never for a match: it starts on a token
+        run = _WORD_RUN.match(text, start + 1 if text[start] == "'" else start)
+        end = run.end() if run is not None else start + 1  # the end of the covering token
         stop = _stop_words()
         width = 160
         while True:
             a = max(0, start - width)
             while a > 0 and not text[a - 1].isspace():
                 a -= 1
-            seen: list[tuple[str, bool]] = []  # (lemma, is keyword) up to the covering token
-            forward: list[str] = []
-            tokens = _TOKEN.finditer(text, a)
-            for m in tokens:
-                lemma = naive_lemma(m.group().lower())
-                keyword = bool(m.lastindex) and lemma not in stop and lemma != "be"
-                seen.append((lemma, keyword))
-                if m.end() > start:
-                    forward = [lemma] if keyword else self._next_keyword(tokens)
-                    break
-            else:
-                return [], []  # no token covers start
-            backward = [lemma for lemma, is_keyword in reversed(seen) if is_keyword][:_LIMIT]
+            tokens = _TOKEN.findall(text, a, end)  # word tokens, "" for punctuation; the last covers start
+            backward: list[str] = []
+            for token in reversed(tokens):
+                if token:
+                    lemma = naive_lemma(token.lower())
+                    if lemma not in stop and lemma != "be":
+                        backward.append(lemma)
+                        if len(backward) == _LIMIT:
+                            break
             if len(backward) >= _LIMIT or a == 0:
-                return backward, forward
+                break
             width *= 2
+        last = naive_lemma(tokens[-1].lower()) if tokens[-1] else ""
+        if last and last not in stop and last != "be":
+            return backward, [last]
+        return backward, self._next_keyword(_TOKEN.finditer(text, end))
 
     @staticmethod
     def _next_keyword(tokens: Iterator[re.Match[str]]) -> list[str]:

@@ -37,6 +37,11 @@ _YEAR_CONTEXT = re.compile(r"(?i)\b(?:born\s+in|birth\s*year|year\s+of\s+birth|y
 _BARE_YEAR = re.compile(rf"(?<![\w/.-]){_YEAR}(?![\w/-])")
 _TRIGGER_WORDS = ("dob", "birth", "born", "d.o.b", "naissance", "nacimiento", "nascita", "geburt", "yob")
 
+TRIGGER = r"(?i)dob|birth|born|d\.o\.b|naissance|nacimiento|nascita|geburt|yob"
+"""An RE2 pattern that matches wherever :func:`find_dates_of_birth` can find anything (the
+engine's one gate pass): ``str.lower()`` maps no other character to an ASCII letter of these
+words in place (the Kelvin sign folds to "k" in RE2 too; "İ" lowers to two characters)."""
+
 
 def find_dates_of_birth(text: str) -> list[Detection]:
     """DATE_OF_BIRTH spans: dates (or a birth year) just after a birth word or label."""

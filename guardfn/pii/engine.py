@@ -22,7 +22,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -205,12 +205,15 @@ class PIIEngine:
 
     def __init__(self, model: str | None = None) -> None:
         import spacy
-        from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
+        from presidio_analyzer import AnalyzerEngine, EntityRecognizer, PatternRecognizer, RecognizerRegistry
+        from presidio_analyzer import RecognizerResult as Result
         from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-        from guardfn.pii.context import CONTEXT_SCORE
+        from guardfn.pii import context
         from guardfn.pii.recognizers import (
             CALIBRATED_ENTITIES,
+            LEAN,
+            LEAN_TRIGGERS,
             STRONG_PHONE_SCORE,
             WEAK_PATTERN_SCORE,
             CalibratingContextEnhancer,
@@ -224,7 +227,7 @@ class PIIEngine:
         self.model: str | None = model
         has_ner = any(nlp.has_pipe(name) for name in nlp.pipe_names if "ner" in name or "ruler" in name)
         self.ner_entities: tuple[str, ...] = NER_ENTITIES if has_ner else ()
-        self._triggers = TriggerSet(all_triggers())
+        self._triggers = TriggerSet({**all_triggers(), **offline_triggers()})
         self._nlp_engine = _make_nlp_engine(nlp, model or "blank")
         self._recognizers: dict[str, Any] = build_pattern_recognizers()
         self._ner_recognizer: Any = SpacyRecognizer(supported_entities=list(NER_ENTITIES)) if has_ner else None
@@ -253,9 +256,18 @@ class PIIEngine:
                 lean_type: Any = type(rec)
                 self._without_weak[entity] = lean_type(patterns=strong, context=rec.context)
         self._by_id = {rec.id: rec for rec in [*recognizers, *self._without_weak.values()]}
+        self._context_by_id = {rid: list(rec.context or []) for rid, rec in self._by_id.items()}
+        self._context_by_entity = {entity: list(rec.context or []) for entity, rec in self._recognizers.items()}
         self._enhancer: Any = CalibratingContextEnhancer()
-        self._phone_ceiling = max(CONTEXT_SCORE, STRONG_PHONE_SCORE)
+        self._phone_ceiling = max(context.CONTEXT_SCORE, STRONG_PHONE_SCORE)
         """The highest score a phone number can get: a detection above it wins any overlap with one."""
+        # Names the hot path needs, bound once (no imports per call).
+        self._calibrated = CALIBRATED_ENTITIES
+        self._lean_triggers = {entity: entity + LEAN for entity in LEAN_TRIGGERS}
+        self._request_var, self._request_type, self._boost = context.REQUEST, context.RequestContext, context.boost
+        self._id_key, self._name_key = Result.RECOGNIZER_IDENTIFIER_KEY, Result.RECOGNIZER_NAME_KEY
+        self._enhanced_key = Result.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
+        self._dedupe = EntityRecognizer.remove_duplicates
         self.shortcuts = True
         """Skip work that cannot change the result (tests turn this off to prove it)."""
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=[LANGUAGE])
@@ -296,24 +308,23 @@ class PIIEngine:
         offline = [e for e in wanted if e in NAME_ENTITIES or e in CONTEXT_ENTITIES]
         if "US_DRIVER_LICENSE" in wanted:
             offline.append("US_DRIVER_LICENSE")
-        extra = find_offline(text, offline, threshold) if offline else []
-        from guardfn.pii.context import REQUEST, RequestContext
-
         triggered = self._triggers(text)
+        extra = find_offline(text, offline, threshold, triggered) if offline else []
+        request_type = self._request_type
         pattern = [e for e in wanted if e in triggered]
         if not pattern and not ner:
             return self._finish(text, extra, allow, allow_patterns)
         if ner:
-            request = RequestContext(text, threshold, self._nlp_engine.process_text(text, LANGUAGE))
+            request = request_type(text, threshold, self._nlp_engine.process_text(text, LANGUAGE))
             artifacts = request.artifacts
         else:
-            request = RequestContext(text, threshold)
+            request = request_type(text, threshold)
             artifacts = _lazy_artifacts(request)
-        token = REQUEST.set(request)
+        token = self._request_var.set(request)
         try:
             results = self._recognize(text, pattern, ner, artifacts, request, threshold, triggered)
         finally:
-            REQUEST.reset(token)
+            self._request_var.reset(token)
         detections = [Detection(r.entity_type, r.start, r.end, float(r.score)) for r in results]
         return self._finish(text, detections + extra, allow, allow_patterns)
 
@@ -346,10 +357,7 @@ class PIIEngine:
         phone recognizer first, so that the phone recognizer can skip candidates that a
         more certain detection already covers (see ``FastPhoneRecognizer``).
         """
-        from presidio_analyzer import EntityRecognizer, RecognizerResult
-
-        from guardfn.pii.recognizers import CALIBRATED_ENTITIES
-
+        calibrated, id_key, name_key = self._calibrated, self._id_key, self._name_key
         enhancer = self._enhancer
         chosen = [
             self._choose(e, request, triggered)
@@ -369,8 +377,8 @@ class PIIEngine:
                     meta = result.recognition_metadata
                     if meta is None:
                         meta = result.recognition_metadata = {}
-                    meta.setdefault(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, recognizer.id)
-                    meta.setdefault(RecognizerResult.RECOGNIZER_NAME_KEY, recognizer.name)
+                    meta.setdefault(id_key, recognizer.id)
+                    meta.setdefault(name_key, recognizer.name)
                     found.append(result)
             # A result below the threshold with no context word near it stays below it:
             # leave it out before the (costly) enhancer, except where calibration may lift it.
@@ -379,7 +387,7 @@ class PIIEngine:
                 for r in found
                 if not self.shortcuts
                 or r.score >= threshold
-                or r.entity_type in CALIBRATED_ENTITIES
+                or r.entity_type in calibrated
                 or request.has_context(r.start, self._context_of(r))
             ]
             # A validator already gave these the top score: context cannot change them. The rest
@@ -389,7 +397,7 @@ class PIIEngine:
             settled: list[Any] = []
             adjust: list[Any] = []
             for r in found:
-                (settled if r.score >= 1.0 and r.entity_type not in CALIBRATED_ENTITIES else adjust).append(r)
+                (settled if r.score >= 1.0 and r.entity_type not in calibrated else adjust).append(r)
             results.extend(settled)
             if adjust and self.shortcuts:
                 for r in adjust:
@@ -406,19 +414,18 @@ class PIIEngine:
         # validated phone number before merge_overlaps gives the pattern type precedence.
         ner_kept = [r for r in kept if r.entity_type in _NER_TYPES]
         other = [r for r in kept if r.entity_type not in _NER_TYPES]
-        return [*EntityRecognizer.remove_duplicates(other), *EntityRecognizer.remove_duplicates(ner_kept)]
+        return [*self._dedupe(other), *self._dedupe(ner_kept)] if ner_kept else self._dedupe(other)
 
     def _choose(self, entity: str, request: Any, triggered: set[str]) -> Any:
         """The entity's recognizer, without its context-only patterns when no context word is there.
 
         ``None`` when those are left out and the rest cannot match (their trigger did not fire).
         """
-        from guardfn.pii.recognizers import LEAN, LEAN_TRIGGERS
-
         recognizer = self._recognizers[entity]
         lean = self._without_weak.get(entity) if self.shortcuts else None
-        if lean is not None and request.first_mention(list(recognizer.context or [])) is None:
-            if entity in LEAN_TRIGGERS and entity + LEAN not in triggered:
+        if lean is not None and request.first_mention(self._context_by_entity[entity]) is None:
+            lean_trigger = self._lean_triggers.get(entity)
+            if lean_trigger is not None and lean_trigger not in triggered:
                 return None
             return lean
         return recognizer
@@ -428,59 +435,71 @@ class PIIEngine:
         ceiling = self._context_only.get(entity)
         if ceiling is None or ceiling >= threshold or not self.shortcuts:
             return False
-        context = list(self._recognizers[entity].context or [])
+        context = self._context_by_entity[entity]
         if request.first_mention(context) is None:
             return True
         return not request.has_keyword(context)
 
     def _lift(self, result: Any, request: Any) -> None:
         """Presidio's context step for one result: lifted when its recognizer's context word is near."""
-        from presidio_analyzer import RecognizerResult
-
-        from guardfn.pii.context import boost
-
         meta = result.recognition_metadata or {}
-        recognizer = self._by_id.get(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
-        if recognizer is None or not recognizer.context or meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
-            return
-        word = request.supportive_word(result.start, list(recognizer.context))
+        context = self._context_by_id.get(meta.get(self._id_key))
+        if not context or meta.get(self._enhanced_key):
+            return  # no recognizer with context words, or already lifted by its recognizer
+        word = request.supportive_word(result.start, context)
         if word:
-            boost(result, word)
+            self._boost(result, word)
 
     def _context_of(self, result: Any) -> list[str]:
-        from presidio_analyzer import RecognizerResult
-
-        rid = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)
-        recognizer = self._by_id.get(rid)
-        return list(recognizer.context or []) if recognizer is not None else []
+        return self._context_by_id.get((result.recognition_metadata or {}).get(self._id_key), [])
 
 
 def _is_allowed(value: str, allow: frozenset[str], patterns: Sequence[re.Pattern[str]]) -> bool:
     return value in allow or any(p.fullmatch(value) for p in patterns)
 
 
-def find_offline(text: str, entities: Sequence[str], threshold: float) -> list[Detection]:
+def offline_triggers() -> dict[str, str]:
+    """RE2 gates of guardfn's own recognizers (necessary conditions), named as :func:`find_offline` reads them."""
+    from guardfn.pii import dates, licences, names, urls
+
+    return {
+        "offline:greeting": names.GREETING_TRIGGER,
+        "offline:dates": dates.TRIGGER,
+        "offline:urls": urls.TRIGGER,
+        "offline:licences": licences.TRIGGER,
+    }
+
+
+def find_offline(
+    text: str, entities: Sequence[str], threshold: float, triggered: Collection[str] | None = None
+) -> list[Detection]:
     """What guardfn's own offline recognizers find of ``entities`` in ``text`` at ``threshold``.
 
     PERSON and LOCATION from the name lists and gazetteer (:mod:`guardfn.pii.names`),
     DATE_OF_BIRTH (:mod:`guardfn.pii.dates`), URL (:mod:`guardfn.pii.urls`) and
-    US_DRIVER_LICENSE after a licence label (:mod:`guardfn.pii.licences`).
+    US_DRIVER_LICENSE after a licence label (:mod:`guardfn.pii.licences`). ``triggered``
+    names the :func:`offline_triggers` that match ``text`` (``None``: run every recognizer);
+    a recognizer whose gate does not match cannot find anything and is skipped.
     """
     out: list[Detection] = []
     wanted = set(entities)
+
+    def fired(name: str) -> bool:
+        return triggered is None or name in triggered
+
     if wanted & {"PERSON", "LOCATION"}:
         from guardfn.pii.names import find_names
 
-        out.extend(d for d in find_names(text) if d.entity_type in wanted)
-    if "DATE_OF_BIRTH" in wanted:
+        out.extend(d for d in find_names(text, greetings=fired("offline:greeting")) if d.entity_type in wanted)
+    if "DATE_OF_BIRTH" in wanted and fired("offline:dates"):
         from guardfn.pii.dates import find_dates_of_birth
 
         out.extend(find_dates_of_birth(text))
-    if "URL" in wanted:
+    if "URL" in wanted and fired("offline:urls"):
         from guardfn.pii.urls import find_personal_urls
 
         out.extend(find_personal_urls(text))
-    if "US_DRIVER_LICENSE" in wanted:
+    if "US_DRIVER_LICENSE" in wanted and fired("offline:licences"):
         from guardfn.pii.licences import find_labelled_licences
 
         out.extend(find_labelled_licences(text))

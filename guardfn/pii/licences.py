@@ -27,6 +27,11 @@ _LABELLED = re.compile(
 )
 _TRIGGER = re.compile(r"(?i)licen|\bdln?\b|d\.l\.")
 
+TRIGGER = r"(?i)l[iİı]cen|\bdln?\b|d\.l\."
+"""An RE2 pattern that matches wherever :func:`find_labelled_licences` can find anything (the
+engine's one gate pass): Python's case-insensitive "i" also matches "İ" and "ı"; RE2's ASCII
+``\b`` holds wherever Python's Unicode one does next to these ASCII letters."""
+
 
 def find_labelled_licences(text: str) -> list[Detection]:
     """Driver's licence numbers right after a licence label."""

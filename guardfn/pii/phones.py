@@ -311,23 +311,14 @@ class FastPhoneRecognizer(PhoneRecognizer):
         if spans:
             yield spans[0][0], spans[-1][1], spans
 
-    def _admitting_regions(self, candidate_groups: list[list[str]], plus: bool) -> list[str]:
-        """The regions whose matcher could find a number among these candidates (digit groups each).
-
-        A number written with "+" parses the same whatever the region: the first region
-        always tries it; the others only where a national reading could be valid.
-        """
-        admitted: set[str] = set()
+    def _admits(self, region: str, candidate_groups: list[list[str]]) -> bool:
+        """Whether ``region``'s matcher could find a number among these candidates (digit groups each)."""
+        gate = self._gates[region]
         for groups in candidate_groups:
             digits = sum(map(len, groups))
-            if digits < self._floor:
-                continue
-            for region, gate in self._gates.items():
-                if region not in admitted and digits >= gate.floor and gate.admits(groups):
-                    admitted.add(region)
-        return [
-            region for index, region in enumerate(self.supported_regions) if region in admitted or (plus and index == 0)
-        ]
+            if digits >= self._floor and digits >= gate.floor and gate.admits(groups):
+                return True
+        return False
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -344,7 +335,7 @@ class FastPhoneRecognizer(PhoneRecognizer):
         covered = request.covered if request is not None else []
         for start, end, candidates in self._windows(text):
             if end - start < self._floor and not _has_plus(text[start:end]):
-                continue  # fewer characters than any region's gate needs digits (see _admitting_regions)
+                continue  # fewer characters than any region's gate needs digits (see _admits)
             spans = [
                 (s, e)
                 for s, e in candidates
@@ -354,9 +345,6 @@ class FastPhoneRecognizer(PhoneRecognizer):
                 continue
             candidate_groups = [_digit_groups(text[s:e]) for s, e in spans]
             plus = any(_has_plus(text[s:e]) for s, e in spans)
-            regions = self._admitting_regions(candidate_groups, plus)
-            if not regions:
-                continue
             if (
                 weak_useless
                 and not plus
@@ -370,7 +358,12 @@ class FastPhoneRecognizer(PhoneRecognizer):
             lo, hi = max(0, start - 1), min(len(text), end + 3)
             window = text[lo:hi]
             found: list[tuple[int, int]] = []
-            for region in regions:
+            # Regions in order, each only where its gate admits a candidate (a number written with
+            # "+" parses the same whatever the region: the first region always tries it); once every
+            # candidate is covered, the other regions could only find the same or contained spans.
+            for index, region in enumerate(self.supported_regions):
+                if not (plus and index == 0) and not self._admits(region, candidate_groups):
+                    continue
                 for match in PhoneNumberMatcher(window, region, leniency=self.leniency or 0):
                     if not start <= match.start + lo < end:
                         continue

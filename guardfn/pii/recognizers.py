@@ -241,8 +241,13 @@ class TriggerSet:
             self._set.Add(pattern)
         self._set.Compile()
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every trigger's name."""
+        return tuple(self._names)
+
     def __call__(self, text: str) -> set[str]:
-        """The entity types whose recognizers may match ``text``."""
+        """The names of the triggers that match ``text``."""
         return {self._names[i] for i in (self._set.Match(text) or ())}
 
 

@@ -20,6 +20,10 @@ SCORE = 0.85
 _URL = re.compile(r"(?i)\b(?:https?://)?(?:www\.|m\.|mobile\.)?((?:[a-z0-9-]+\.)+[a-z]{2,})(/[^\s<>\"'`)\]}|,;]*)?")
 _TRIGGER = re.compile(r"(?i)\.(?:com|net|io|me|tv|app|ee|co|org)\b|/@|/~")
 
+TRIGGER = r"(?i)\.(?:com|net|[iİı]o|me|tv|app|ee|co|org)\b|/@|/~"
+"""An RE2 pattern that matches wherever :func:`find_personal_urls` can find anything (the
+engine's one gate pass; see :data:`guardfn.pii.licences.TRIGGER` for the "i")."""
+
 _RESERVED = frozenset(
     [
         "home",
