@@ -112,6 +112,7 @@ class RequestContext:
         self._artifacts = artifacts
         self.real_lemmas = artifacts is not None
         self._first_positions: dict[str, int] = {}
+        self._mentions: dict[tuple[str, ...], int | None] = {}
         self._lower: str | None = None
         self._lower_exact = True
         self.covered: list[tuple[int, int]] = []
@@ -252,6 +253,9 @@ class RequestContext:
         """
         if self.real_lemmas:
             return 0
+        key = tuple(words)
+        if key in self._mentions:
+            return self._mentions[key]
         if self._lower is None:
             lowered = self.text.lower()
             self._lower = lowered
@@ -265,7 +269,8 @@ class RequestContext:
             if pos >= 0 and (best is None or pos < best):
                 best = pos
         if best is not None and not self._lower_exact:
-            return 0  # lower() changed lengths: offsets are not comparable, stay conservative
+            best = 0  # lower() changed lengths: offsets are not comparable, stay conservative
+        self._mentions[key] = best
         return best
 
     def has_keyword(self, words: list[str]) -> bool:

@@ -96,8 +96,7 @@ class _Context:
 
     __slots__ = ("place", "strong", "strong_place", "weak")
 
-    def __init__(self, text: str, start: int) -> None:
-        lowered = text[max(0, start - _CONTEXT_CHARS) : start].lower()
+    def __init__(self, lowered: str) -> None:
         nl = lowered.rfind("\n")
         line = lowered[nl + 1 :]
         words = _CONTEXT_WORD.findall(line)
@@ -127,6 +126,31 @@ class _Context:
         self.weak = not self.strong and not label and (last in _WEAK or two in _WEAK_PHRASES)
 
 
+_NO_CONTEXT = _Context("")
+
+# Every word that can end a context (the last word before a candidate decides whether any does).
+_CUES = frozenset(
+    {":", "=", "by", "to"}
+    | _STRONG
+    | _WEAK
+    | _PLACE_WORDS
+    | _STRONG_PLACE_WORDS
+    | _PLACE_PREPOSITIONS
+    | {phrase.rsplit(" ", 1)[-1] for phrase in _STRONG_PHRASES | _WEAK_PHRASES}
+)
+# The last context word of a line, read backwards from the candidate in the reversed text.
+_LAST_WORD_REVERSED = re.compile(r"[^a-z0-9:=\n]*([:=]|(?:[a-z]+['’])?[a-z0-9]+)")
+
+
+def _context(text: str, start: int) -> _Context:
+    """The context of a candidate at ``start``; no word list is built unless the last word is a cue."""
+    lowered = text[max(0, start - _CONTEXT_CHARS) : start].lower()
+    last = _LAST_WORD_REVERSED.match(lowered[::-1])
+    if last is not None and last.group(1)[::-1] not in _CUES:
+        return _NO_CONTEXT
+    return _Context(lowered)
+
+
 def find_names(text: str, lex: Lexicon | None = None, greetings: bool = True) -> list[Detection]:
     """PERSON and LOCATION spans in ``text``, sorted by start, non-overlapping (see the module docstring).
 
@@ -153,19 +177,22 @@ def find_names(text: str, lex: Lexicon | None = None, greetings: bool = True) ->
         if lower in _STOP_CAPS:
             i += 1
             continue
-        listed = lower in first_names or lower in surnames or lower in places or lower in heads
-        if not listed:
+        starts = lower in first_names or lower in places or lower in heads
+        if not starts and lower not in surnames:
             # No list holds it: only a strong name context makes it (and what follows) a name;
             # a plain common word ("The", "Order") never starts a name or a place.
             if lower in common:
                 i += 1
                 continue
-            context = _Context(text, start)
+            context = _context(text, start)
             if not context.strong:
                 i += 1
                 continue
         else:
-            context = _Context(text, start)
+            context = _context(text, start)
+            if context is _NO_CONTEXT and not starts:
+                i += 1  # a surname alone ("Apt", "Suite" are surnames too) needs a name context
+                continue
         run = _run(text, tokens, i)
         span = _classify(text, tokens, run, context, lex)
         if span is None:
@@ -218,13 +245,12 @@ def _tokens(text: str) -> list[Token]:
     out = []
     for m in _CAP.finditer(text):
         word = m.group()
-        start, end = m.span()
-        if word.endswith(("'s", "’s")):
+        if word[-2:] in ("'s", "’s"):
             word = word[:-2]
-            end -= 2
         if len(word) < 2 or not (word.istitle() or word.isupper() or _MC.match(word)):
             continue
-        out.append((start, end, word, word.lower()))
+        start = m.start()
+        out.append((start, start + len(word), word, word.lower()))
     return out
 
 

@@ -251,11 +251,13 @@ def _chain_gap(limit: int) -> re.Pattern[str]:
 def _is_date_candidate(text: str, start: int, end: int) -> bool:
     """phonenumbers' matcher drops this candidate as a date or time stamp before parsing it."""
     candidate = text[start:end]
-    if _SECOND_NUMBER_START.search(candidate):
-        return False  # the matcher trims it and goes on from inside: not this simple case
-    if _SLASH_SEPARATED_DATES.search(candidate):
-        return True
-    return bool(_TIME_STAMPS.search(candidate) and _TIME_STAMPS_SUFFIX.match(text, end))
+    if "/" in candidate or "\\" in candidate:  # both patterns need a slash
+        if _SECOND_NUMBER_START.search(candidate):
+            return False  # the matcher trims it and goes on from inside: not this simple case
+        if _SLASH_SEPARATED_DATES.search(candidate):
+            return True
+    # a time stamp needs ":" just after the candidate
+    return text.startswith(":", end) and bool(_TIME_STAMPS.search(candidate) and _TIME_STAMPS_SUFFIX.match(text, end))
 
 
 def _has_plus(text: str) -> bool:

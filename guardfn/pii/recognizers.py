@@ -204,7 +204,7 @@ TRIGGERS: dict[str, str] = {
     "US_SSN": r"\b(?:[0-9]{5}-[0-9]{4}|[0-9]{3}-[0-9]{6}|[0-9]{9}|[0-9]{3}[- .][0-9]{2}[- .][0-9]{4})\b",
     "CREDIT_CARD": r"\b(?:[1346]\p{Nd}{3}|5[0-5]\p{Nd}{2})[- ]?\p{Nd}{3,4}[- ]?\p{Nd}{3,4}[- ]?\p{Nd}{3}",
     "IBAN_CODE": r"(?i)[A-Z]{2}\p{Nd}{2}",
-    "IP_ADDRESS": r"\p{Nd}\.\p{Nd}|:[0-9A-Fa-f]*:",
+    "IP_ADDRESS": r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|:[0-9A-Fa-f]*:",
     "US_PASSPORT": r"(?i)\b[0-9]{9}\b|[A-Z][0-9]{8}\b",
     "US_BANK_NUMBER": r"\b[0-9]{8,17}\b",
     "US_DRIVER_LICENSE": r"(?i)[A-Z\]]\p{Nd}|\p{Nd}[A-Z]|\p{Nd}{6}",
