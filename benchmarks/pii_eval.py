@@ -3,7 +3,10 @@
 Templates (tickets, e-mails, chats, forms, code, logs, documents) hold slots filled from
 hand-written value pools. Templates and pools are split in two: ``tune`` (what the
 recognizers were developed against) and ``validation`` (never looked at while tuning;
-the benchmark reports it separately). Every prompt also carries hard negatives: ID-like
+the benchmark reports it separately). The ``tune`` split has a second part
+(:data:`EXTRA_TUNE_TEMPLATES`, its own pools and random stream, added later: hyphenated and
+non-US given names, cities that are also surnames, records and signatures), so adding it
+left every validation sample as it was. Every prompt also carries hard negatives: ID-like
 numbers (PO, order and invoice numbers, ISBNs, product codes, versions), documentation
 links, ordinary dates, and capitalised words that are also names or places.
 
@@ -43,6 +46,12 @@ PEOPLE = {
                    "Julia Becker", "Vikram Singh", "Soo-jin Park", "Antoine Dubois", "Giulia Romano", "Omar Farouk",
                    "Camille Laurent", "Erik Johansson", "Lucia Fernandez", "Benjamin Katz", "Haruto Sato", "Ewa Zielinska",
                    "Thomas Reed", "Irina Volkova", "Diego Alvarez", "Megan Price", "Nathan Cole", "Rachel Adler"],
+    "tune-extra": ["Hye-won Choi", "Jean-Baptiste Mercier", "Anne-Marie Dupont", "Ji-hoon Kang", "Mei-ling Chou",
+                   "Oluwaseun Adeyemi", "Siobhan Gallagher", "Thandiwe Mokoena", "Wojciech Mazur", "Nkechi Eze",
+                   "Yevgenia Sokolova", "Rustam Nazarov", "Zhiwei Huang", "Aigerim Bekova", "Tariq Siddiqui",
+                   "Leilani Kahale", "Bogdan Ionescu", "Eero Virtanen", "Guadalupe Ortiz", "Kwame Mensah",
+                   "Ines Carvalho", "Matteo Bianchi", "Freya Lindgren", "Dmitri Orlov", "Sunita Rao", "Arjun Nair",
+                   "Chidi Nwosu", "Linh Pham", "Farah Qureshi", "Saoirse Byrne", "Rhys Llewellyn", "Amara Diallo"],
 }
 PLACES = {
     "tune": ["Denver", "Lyon", "Toronto", "Manchester", "Bangalore", "Madrid", "Austin", "Germany", "Brazil",
@@ -50,6 +59,9 @@ PLACES = {
     "validation": ["Boston", "Marseille", "Vancouver", "Leeds", "Chennai", "Valencia", "Phoenix", "France",
                    "Mexico", "Oregon", "Atlanta", "Brisbane", "Nigeria", "Munich", "Kyoto", "Norway", "Houston",
                    "Glasgow"],
+    "tune-extra": ["Dallas", "Jackson", "Orlando", "Raleigh", "Cleveland", "Nashville", "Adelaide", "Florence",
+                   "Hamilton", "Preston", "Kingston", "Porto", "Gdansk", "Accra", "Nairobi", "Cebu", "Tbilisi",
+                   "Quebec", "Bavaria", "Sicily", "Tasmania", "Lagos", "Kraków", "São Paulo"],
 }
 # fmt: on
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
@@ -172,11 +184,29 @@ TEMPLATES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+EXTRA_TUNE_TEMPLATES: list[tuple[str, str]] = [
+    ("record", "name={P}; city={L}; phone={PHONE}; note=callback requested"),
+    ("json", '{{"customer": {{"name": "{P}", "city": "{L}"}}, "ref": "{ORDER}"}}'),
+    ("email", "Good morning {F},\n\nAs promised, here is the summary of our call with {P}. They are opening a site in {L} next spring.\n\nBest,\n{P}"),
+    ("chat", "can u send the deck to {F}? presenting in {L} tomorrow"),
+    ("notes", "Attendees: {P}, {P}, {P}\nVenue: {L}\nNext review: {DATE}"),
+    ("ticket", "Reporter: {P}\nSteps: open the dashboard, click Export ({VERSION}).\nSeen from {L} only."),
+    ("support", "User {P} says the app crashes on launch. Device bought in {L}. Reference {ORDER}."),
+    ("hr", "Please update the emergency contact for {P}: {P}, {PHONE}."),
+    ("travel", "Itinerary for {P}: fly out of {L} on {DATE}, return through {L}."),
+    ("review", "{WORD} reviewed the contract. Comments from {P} are inline; {F} signs off."),
+    ("signature", "Regards,\n{P}\nAccount Manager | {L}\n{PHONE}"),
+    ("sms", "hey it's {F}, running late, stuck in traffic near {L}"),
+]  # fmt: skip
+"""The second part of the ``tune`` split (pools ``tune-extra``): written after the first round of
+work on names and places, from kinds of prompts the first part lacked."""
+
 _SLOT = re.compile(r"\{(\w+)\}")
 
 
-def _fill(template: str, rng: random.Random, split: str, kind: str) -> Sample:
-    person = rng.choice(PEOPLE[split])
+def _fill(template: str, rng: random.Random, split: str, kind: str, pool: str | None = None) -> Sample:
+    pool = pool or split
+    person = rng.choice(PEOPLE[pool])
     text_parts: list[str] = []
     gold: list[tuple[int, int, str]] = []
     negatives: list[tuple[int, int, str]] = []
@@ -188,7 +218,7 @@ def _fill(template: str, rng: random.Random, split: str, kind: str) -> Sample:
         text_parts.append(literal)
         pos += len(literal)
         slot = m.group(1)
-        kind_of, value = _value(slot, rng, split, person)
+        kind_of, value = _value(slot, rng, pool, person)
         text_parts.append(value)
         if kind_of is not None:
             (negatives if kind_of.startswith("NEG:") else gold).append((pos, pos + len(value), kind_of.removeprefix("NEG:")))
@@ -198,13 +228,13 @@ def _fill(template: str, rng: random.Random, split: str, kind: str) -> Sample:
     return Sample("".join(text_parts), split, kind, gold, negatives)
 
 
-def _value(slot: str, rng: random.Random, split: str, person: str) -> tuple[str | None, str]:
+def _value(slot: str, rng: random.Random, pool: str, person: str) -> tuple[str | None, str]:
     if slot == "P":
-        return "PERSON", rng.choice(PEOPLE[split])
+        return "PERSON", rng.choice(PEOPLE[pool])
     if slot == "F":
-        return "PERSON", rng.choice(PEOPLE[split]).split()[0]
+        return "PERSON", rng.choice(PEOPLE[pool]).split()[0]
     if slot == "L":
-        return "LOCATION", rng.choice(PLACES[split])
+        return "LOCATION", rng.choice(PLACES[pool])
     if slot == "DOB":
         return "DATE_OF_BIRTH", _dob(rng)
     if slot == "URL":
@@ -224,11 +254,15 @@ def _value(slot: str, rng: random.Random, split: str, person: str) -> tuple[str 
 
 
 def build(per_template: int = 40, seed: int = 18) -> list[Sample]:
-    """Every template filled ``per_template`` times, both splits."""
+    """Every template filled ``per_template`` times, both splits (the extra tune part last, from its own stream)."""
     rng = random.Random(seed)
     samples = []
     for split in SPLITS:
         for kind, template in TEMPLATES[split]:
             for _ in range(per_template):
                 samples.append(_fill(template, rng, split, kind))
+    extra = random.Random(seed + 1)
+    for kind, template in EXTRA_TUNE_TEMPLATES:
+        for _ in range(per_template):
+            samples.append(_fill(template, extra, "tune", kind, pool="tune-extra"))
     return samples

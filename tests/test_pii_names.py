@@ -97,6 +97,52 @@ def test_a_name_context_wins_over_a_place(engine: PIIEngine) -> None:
     assert ("LOCATION", "Austin") in _found(engine, "We flew to Austin on Monday.")
 
 
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Reporter: Ji-hoon Kang", ["Ji-hoon Kang"]),  # hyphenated given name, parts in no list
+        ("We met Mei-ling Chou yesterday.", ["Mei-ling Chou"]),
+        ("Please invite Anne-Marie Dupont to the call.", ["Anne-Marie Dupont"]),
+        ("The report from Bekzod Qureshi arrived.", ["Bekzod Qureshi"]),  # unknown given name, known surname
+        ("Attendees: Ann Lee, Thandiwe Mokoena and Bo Chen", ["Ann Lee", "Thandiwe Mokoena", "Bo Chen"]),
+        ("hey it's Dmitri, running late", ["Dmitri"]),
+        ("can you send the deck to Dmitri?", ["Dmitri"]),
+        ("Summary of our call with Yevgenia Sokolova.", ["Yevgenia Sokolova"]),  # romanized Russian names
+        ("name=Jane Doe; city=Lyon; phone=n/a", ["Jane Doe"]),
+        ("said Gladys to Logan", ["Gladys", "Logan"]),  # a given name that is only a small town
+    ],
+)
+def test_names_beyond_the_us_lists_and_plain_contexts(engine: PIIEngine, text: str, names: list[str]) -> None:
+    assert [value for entity, value in _found(engine, text) if entity == "PERSON"] == names
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("Meat consumption for Georgia is high.", ["Georgia"]),  # a preposition never makes a country a person
+        ("I had business at Fort Hays and Lake Tahoe.", ["Fort Hays", "Lake Tahoe"]),
+        ("Venue: Cleveland", ["Cleveland"]),
+        ("name=Jane Doe; city=Lyon", ["Lyon"]),
+        ("Our team flew in; Houston was hot.", ["Houston"]),  # a large city that is a surname, not a given name
+    ],
+)
+def test_places_from_labels_prefixes_and_large_cities(engine: PIIEngine, text: str, places: list[str]) -> None:
+    assert [value for entity, value in _found(engine, text) if entity == "LOCATION"] == places
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Self-service portal and the guest Wi-Fi cover the Mid-Atlantic region.",
+        "In Ireland, the album debuted at number three.",  # "In" is also a rare given name
+        "The office is at 62 Rue Gafsa, Tunis.",
+        "Good Girl Gone Bad topped the charts in the United States, Canada and Ireland.",
+    ],
+)
+def test_compounds_streets_and_titles_are_not_people(engine: PIIEngine, text: str) -> None:
+    assert [value for entity, value in _found(engine, text) if entity == "PERSON"] == []
+
+
 def test_addresses_and_organisations_are_not_people(engine: PIIEngine) -> None:
     assert [e for e, _ in _found(engine, "Ship to 12 Martin Luther King Street") if e == "PERSON"] == []
 
@@ -240,3 +286,11 @@ def test_names_in_a_greeting_never_reach_the_output_and_pseudonyms_round_trip(na
     assert name not in out
     if pseudonymizer is not None:
         assert restore_text(out, pseudonymizer.vault) == text
+
+
+def test_cyrillic_names_are_romanized_the_usual_ways() -> None:
+    from guardfn.pii.build_data import romanized
+
+    assert set(romanized("Евгения")) == {"evgeniya", "yevgeniya", "evgenia", "yevgenia"}
+    assert romanized("Щербаков") == ["shcherbakov"]
+    assert romanized("Ωμέγα") == []  # not a Russian, Ukrainian or Bulgarian name

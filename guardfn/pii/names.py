@@ -5,25 +5,36 @@ words come from ``data/name_context.txt``. It looks only at capitalised words (a
 greeting or "my name is", a lower-case given name):
 
 * A **strong person context** just before a run of capitalised words (a greeting, "my name
-  is", a title such as "Dr.", a name label such as ``Name:``, ``Customer:``, ``"author": "``,
-  "assigned to", "signed by", or a sign-off line such as "Thanks," above it) makes the run a
-  name, up to the first common English word that is no known name.
-* A **weaker context** ("ask", "spoke with", "cc") takes only known first names and surnames.
+  is", a title such as "Dr.", a name label such as ``Name:``, ``Attendees:``, ``name=``,
+  ``"author": "``, "assigned to", "signed by", or a sign-off line such as "Thanks," above it)
+  makes the run a name, up to the first common English word that is no known name.
+* A **weaker context** ("ask", "spoke with", "cc", "it's", the next item of a list of names)
+  takes known first names and surnames, the unknown surname after a known given name
+  ("ask Maria Okonkwo"), or two or three capitalised words that may all be names ("with
+  Thandiwe Mokoena"). After a preposition or a role ("send it to", "from", "for",
+  "customer") one of them must be a known name, and a known place stays a place.
 * Without context: a known first name followed by a surname (or an unknown capitalised word)
-  is a name unless both are common words ("Will Power"); a common first name alone is a name
-  unless it is also a common word ("Will", "May", "Grant", "Rose", "Bill" need context), a
-  month, or a product (``data/not_names.txt``).
+  is a name unless both are common words ("Will Power") or the first is a common word that is
+  only a rare given name ("In Ireland"); an unknown capitalised word followed by a known
+  surname is a name ("Bekzod Qureshi"); a common first name alone is a name unless it is also
+  a common word ("Will", "May", "Grant", "Rose", "Bill" need context), a month, or a product
+  (``data/not_names.txt``).
+* Hyphenated given names count by their parts ("Anne-Marie", "Mei-ling"; "Ji-hoon" whose
+  parts no list holds, in that shape); "Self-service", "Wi-Fi" and "Mid-Atlantic" do not.
 * Once a name is found, its words are names everywhere else in the text, and so are the words
   of e-mail local parts (``jane.doe@...`` makes "Doe" a name).
 * **Places**: countries, continents and regions always; multi-word places; a city after a
-  place word ("in", "from", "moved to", ``City:``) or before ", <region or state code>"; a
-  large city that is neither a common word nor a first name ("Nice", "Reading" and "Mobile"
-  need a place word). A name context wins over a place ("Dear Austin").
-* A run followed by "Street", "Inc", "University" ... is an address or an organisation, not a person.
+  place word ("in", "from", "moved to", ``City:``, ``Venue:``) or before ", <region or state
+  code>"; a large city that is neither a common word nor a given name ("Houston" alone, but
+  "Nice", "Reading" and "Mobile" need a place word); "Fort", "Lake", "Mount" ... and the word
+  after them. A name context wins over a place ("Dear Austin"), and so does a given name with
+  a surname after it ("from Farah Qureshi").
+* A run followed by "Street", "Inc", "University" ... is an address or an organisation, not a
+  person, and so is one that starts with "Rue", "Calle", "Via" ....
 
 Speed: one regex pass finds the capitalised words; a word that no list holds is looked at
-further only when a strong name context precedes it, and context is read only for the words
-that need it (set lookups on the few words before them).
+further only when a name context precedes it or a surname follows it, and context is read
+only for the words that need it (set lookups on the few words before them).
 """
 
 from __future__ import annotations
@@ -52,6 +63,7 @@ _LABELS = _W["labels"]
 _LABEL_PHRASES = _W["label_phrases"]
 _WEAK = _W["weak"]
 _WEAK_PHRASES = _W["weak_phrases"]
+_SOFT = _W["soft"]
 _SIGNOFFS = _W["signoffs"]
 _PLACE_WORDS = _W["place_words"]
 _STRONG_PLACE_WORDS = _W["strong_place_words"]
@@ -59,12 +71,17 @@ _PLACE_PREPOSITIONS = _W["place_prepositions"]
 _PLACE_LABELS = _W["place_labels"]
 _INSTITUTION = _W["institution_words"]
 _STOP_CAPS = _W["stop_caps"]
+_ADDRESS_PREFIXES = _W["address_prefixes"]
+_PLACE_PREFIXES = _W["place_prefixes"]
+_TO_FROM = frozenset({"to", "from"})
 
 # A capitalised word (letters, inner apostrophes and hyphens), not inside an identifier, a path,
 # a URL or an e-mail address; "'s" is trimmed later. The look-behind follows the first letter so
 # that the scan can skip to capital letters.
-_CAP = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ž](?<![\w@./\\#$&=+-].)[^\W\d_]*(?:['’-][^\W\d_]+)*(?![\w@(]|\.\w|-\w)")
+_CAP = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ž](?<![\w@./\\#$&+-].)[^\W\d_]*(?:['’-][^\W\d_]+)*(?![\w@(]|\.\w|-\w)")
 _MC = re.compile(r"(?:Mc|Mac|O'|O’|D'|D’|De|Di|La|Le|Van|Von)[A-Z][a-z]+$")
+# "Soo-jin", "Mei-ling": a given name's parts, the later ones in lower case ("Jean-Luc" is title case)
+_HYPHENATED = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ž][a-zß-öø-ÿā-ž]+(?:-[a-zß-öø-ÿā-ž]{2,})+$")
 _PLACE_AFTER = re.compile(
     r"\s+(?:"
     + "|".join(sorted((re.escape(w).replace(r"\ ", r"\s+") for w in _W["place_after"]), key=len)[::-1])
@@ -94,13 +111,14 @@ Token = tuple[int, int, str, str]
 class _Context:
     """What the words just before a candidate say: a strong or weak name context, a place word."""
 
-    __slots__ = ("place", "strong", "strong_place", "weak")
+    __slots__ = ("last", "place", "soft", "strong", "strong_place", "weak")
 
     def __init__(self, lowered: str) -> None:
         nl = lowered.rfind("\n")
         line = lowered[nl + 1 :]
         words = _CONTEXT_WORD.findall(line)
         last = words[-1] if words else ""
+        self.last = last
         two = " ".join(words[-2:]) if len(words) > 1 else ""
         label = last in (":", "=")
         if label:
@@ -124,9 +142,15 @@ class _Context:
             above = lowered[:nl].rsplit("\n", 1)[-1].strip().rstrip(",.!: ")
             self.strong = above in _SIGNOFFS
         self.weak = not self.strong and not label and (last in _WEAK or two in _WEAK_PHRASES)
+        self.soft = not self.strong and not label and not self.weak and last in _SOFT
 
 
 _NO_CONTEXT = _Context("")
+_LIST_CONTEXT = _Context("")
+_LIST_CONTEXT.weak = True  # the next item of a list of names ("Attendees: Ann Lee, Bo Chan and ...")
+_PLACE_LIST_CONTEXT = _Context("")
+_PLACE_LIST_CONTEXT.place = True  # the next item of a list of places
+_LIST_SEPARATORS = frozenset({", ", ",", " and ", " & ", "; ", " or ", ", and ", " und ", " et ", " y ", ": "})
 
 # Every word that can end a context (the last word before a candidate decides whether any does).
 _CUES = frozenset(
@@ -136,6 +160,7 @@ _CUES = frozenset(
     | _PLACE_WORDS
     | _STRONG_PLACE_WORDS
     | _PLACE_PREPOSITIONS
+    | _SOFT
     | {phrase.rsplit(" ", 1)[-1] for phrase in _STRONG_PHRASES | _WEAK_PHRASES}
 )
 # The last context word of a line, read backwards from the candidate in the reversed text.
@@ -163,42 +188,21 @@ def find_names(text: str, lex: Lexicon | None = None, greetings: bool = True) ->
     known = _email_name_parts(text, lex) if "@" in text else set()
     found: list[Detection] = []
     consumed = [False] * len(tokens)
-    first_names, surnames, places, heads, common = (
-        lex.first_names,
-        lex.surnames,
-        lex.places,
-        lex.place_heads,
-        lex.common_words,
-    )
+    common = lex.common_words
     i = 0
     n = len(tokens)
+    previous: Detection | None = None  # the last span found: a list goes on after it ("Ann Lee, Bo Chan")
     while i < n:
-        start, _, _, lower = tokens[i]
-        if lower in _STOP_CAPS:
+        found_here = _candidate(text, tokens, i, lex, previous)
+        if found_here is None:
             i += 1
             continue
-        starts = lower in first_names or lower in places or lower in heads
-        if not starts and lower not in surnames:
-            # No list holds it: only a strong name context makes it (and what follows) a name;
-            # a plain common word ("The", "Order") never starts a name or a place.
-            if lower in common:
-                i += 1
-                continue
-            context = _context(text, start)
-            if not context.strong:
-                i += 1
-                continue
-        else:
-            context = _context(text, start)
-            if context is _NO_CONTEXT and not starts:
-                i += 1  # a surname alone ("Apt", "Suite" are surnames too) needs a name context
-                continue
-        run = _run(text, tokens, i)
-        span = _classify(text, tokens, run, context, lex)
+        span, run = found_here
         if span is None:
-            i += 1
+            i = run[-1] + 1  # a street: its words are no names
             continue
         found.append(span)
+        previous = span
         for j in run:
             if tokens[j][0] >= span.end:
                 break
@@ -230,6 +234,41 @@ def find_names(text: str, lex: Lexicon | None = None, greetings: bool = True) ->
     return merged
 
 
+def _candidate(
+    text: str, tokens: list[Token], i: int, lex: Lexicon, previous: Detection | None
+) -> tuple[Detection | None, list[int]] | None:
+    """The name or place starting at token ``i`` and the tokens it may span; ``None`` when there is
+    none; ``(None, run)`` when the run is a street ("Rue Gafsa") whose words must be skipped."""
+    start, _, word, lower = tokens[i]
+    if lower in _STOP_CAPS:
+        return None
+    if lower in _ADDRESS_PREFIXES:
+        return None, _run(text, tokens, i)  # "Rue Gafsa", "Calle Mayor": a street
+    if lower in _PLACE_PREFIXES:
+        place = _prefixed_place(text, tokens, i)
+        if place is not None and not _context(text, start).strong:
+            return place, [i, i + 1]  # "Fort Hays", "Lake Tahoe"
+    hyphen = _hyphen_kind(word, lex) if "-" in word else 0
+    starts = lower in lex.first_names or lower in lex.places or lower in lex.place_heads or hyphen == _GIVEN
+    listed = starts or lower in lex.surnames or hyphen != 0
+    if not listed and lower in lex.common_words:
+        return None  # a plain common word ("The", "Order") never starts a name or a place
+    if previous is not None and text[previous.end : start] in _LIST_SEPARATORS:
+        context = _LIST_CONTEXT if previous.entity_type == "PERSON" else _PLACE_LIST_CONTEXT
+    else:
+        context = _context(text, start)
+    if not listed and not context.strong and not context.weak and not context.soft:
+        # No list holds it: a name context makes it (and what follows) a name, and so does a
+        # known surname after it ("Haruto Sato"); otherwise it is left alone.
+        pair = _unknown_pair(text, tokens, i, lex)
+        return (pair, [i, i + 1]) if pair is not None else None
+    if context is _NO_CONTEXT and not starts:
+        return None  # a surname alone ("Apt", "Suite" are surnames too) needs a name context
+    run = _run(text, tokens, i)
+    span = _classify(text, tokens, run, context, lex)
+    return (span, run) if span is not None else None
+
+
 def _email_name_parts(text: str, lex: Lexicon) -> set[str]:
     """Words of e-mail local parts that are known names and no common words (``jane.doe@`` -> jane, doe)."""
     out = set()
@@ -247,7 +286,7 @@ def _tokens(text: str) -> list[Token]:
         word = m.group()
         if word[-2:] in ("'s", "’s"):
             word = word[:-2]
-        if len(word) < 2 or not (word.istitle() or word.isupper() or _MC.match(word)):
+        if len(word) < 2 or not (word.istitle() or word.isupper() or _MC.match(word) or _HYPHENATED.match(word)):
             continue
         start = m.start()
         out.append((start, start + len(word), word, word.lower()))
@@ -270,7 +309,34 @@ def _run(text: str, tokens: list[Token], i: int) -> list[int]:
 def _is_name_word(word: str, lower: str, lex: Lexicon, strong: bool) -> bool:
     if not strong and (lower in lex.not_names or word.isupper()):
         return False
+    if "-" in lower:
+        return _hyphen_kind(word, lex) != 0
     return lower in lex.first_names or lower in lex.surnames or lower not in lex.common_words
+
+
+_NAME_PART = 1
+_GIVEN = 2
+
+
+def _hyphen_kind(word: str, lex: Lexicon) -> int:
+    """What a hyphenated word is: :data:`_GIVEN` ("jean-luc", "soo-jin": a given name's parts),
+    :data:`_NAME_PART` ("smith-jones"), or 0 (not hyphenated, or a part is a common word that is
+    no name: "self-service", "x-ray", "follow-up").
+
+    A given name has a known first name among its parts, or parts no list holds ("ji-hoon").
+    """
+    if "-" not in word:
+        return 0
+    parts = word.lower().split("-")
+    first, surnames, common, not_names = lex.first_names, lex.surnames, lex.common_words, lex.not_names
+    if any(len(p) < 2 or p in not_names or (p in common and p not in first and p not in surnames) for p in parts):
+        return 0
+    if any(p in first for p in parts):
+        return _GIVEN
+    if all(p in surnames for p in parts):
+        return _NAME_PART
+    # parts no list holds: a given name only in its own shape ("Ji-hoon", "Soo-jin"; not "Mid-Atlantic", "Wi-Fi")
+    return _GIVEN if _HYPHENATED.match(word) and all(len(p) <= 5 for p in parts) else 0
 
 
 def _place_at(tokens: list[Token], run: list[int], lex: Lexicon) -> tuple[int, str] | None:
@@ -307,6 +373,23 @@ def _classify(text: str, tokens: list[Token], run: list[int], context: _Context,
         k, kind = place
         if k == 1 and words[0].isupper() and kind != "country":
             place = None  # "PO", "SKU", "IT": an abbreviation, not a city
+        elif (
+            k == 1
+            and kind == "city"
+            and context.last in _TO_FROM
+            and not context.strong_place
+            and lowers[0] in lex.common_first_names
+            and lowers[0] not in lex.big_cities
+        ):
+            place = None  # "said Gladys to Logan": a common given name that is only a small town
+        elif k == 1 and len(run) > 1 and lowers[0] in lex.first_names and not context.strong_place:
+            second = lowers[1]
+            if (
+                second not in lex.places
+                and second not in lex.place_heads
+                and _is_name_word(words[1], second, lex, False)
+            ):
+                place = None  # "from Farah Qureshi": a given name and a surname, not a town
     if place is not None:
         k, kind = place
         end = tokens[run[k - 1]][1]
@@ -315,7 +398,10 @@ def _classify(text: str, tokens: list[Token], run: list[int], context: _Context,
         common = k == 1 and head in lex.common_words
         if common and not region_after and not context.strong_place:
             place_word = False  # "in Mobile app": a common word needs a stronger place context
-        is_first = k == 1 and (head in lex.common_first_names or head in lex.common_surnames)
+        # a given name, or a frequent surname that is no large city ("Houston" is a place alone)
+        is_first = k == 1 and (
+            head in lex.common_first_names or (head in lex.common_surnames and head not in lex.big_cities)
+        )
         if (
             place_word
             or region_after
@@ -343,19 +429,37 @@ def _classify(text: str, tokens: list[Token], run: list[int], context: _Context,
             return Detection("PERSON", start, tokens[run[count - 1]][1], STRONG_SCORE)
         return None
 
-    def known(w: str) -> bool:
-        return w in lex.first_names or w in lex.surnames
+    def known(word: str, lower: str) -> bool:
+        return lower in lex.first_names or lower in lex.surnames or _hyphen_kind(word, lex) != 0
 
-    if weak:
+    soft = context.soft
+    if weak or soft:
         count = 0
         for word, lower in zip(words, lowers, strict=True):
-            if word.isupper() or lower in lex.not_names or not (known(lower) or len(word) == 1):
+            if word.isupper() or lower in lex.not_names or not known(word, lower):
                 break
-            if lower in lex.common_words and count == 0 and not (len(lowers) > 1 and lowers[1] in lex.surnames):
-                break  # "and Bill the customer": too ambiguous; "ping Maria Gonzalez" is fine
+            if lower in lex.common_words and (
+                soft or (count == 0 and not (len(lowers) > 1 and lowers[1] in lex.surnames))
+            ):
+                break  # "and Bill the customer", "to Will": too ambiguous; "ping Maria Gonzalez" is fine
             count += 1
-        while count and len(words[count - 1]) == 1:
-            count -= 1
+        if count == 0 and len(words) > 1 and place is None:
+            # two or three capitalised words that may all be names ("with Thandiwe Mokoena"); after a
+            # preposition or a role, one of them must be a known name
+            while (
+                count < len(words)
+                and lowers[count] not in lex.places
+                and _is_name_word(words[count], lowers[count], lex, False)
+            ):
+                count += 1
+            if count < 2 or (
+                soft and not any(known(w, lw) for w, lw in zip(words[:count], lowers[:count], strict=True))
+            ):
+                count = 0
+        elif count:
+            # a known given name, then a surname no list holds ("ask Maria Okonkwo")
+            while count < len(words) and _is_name_word(words[count], lowers[count], lex, False):
+                count += 1
         if count:
             return Detection("PERSON", start, tokens[run[count - 1]][1], PAIR_SCORE)
         return None
@@ -364,9 +468,11 @@ def _classify(text: str, tokens: list[Token], run: list[int], context: _Context,
     if any(w.isupper() for w in words if len(w) > 1):
         return None
     head = lowers[0]
-    if head in lex.not_names or head not in lex.first_names:
+    if head in lex.not_names or (head not in lex.first_names and _hyphen_kind(words[0], lex) != _GIVEN):
         return None
     head_common = head in lex.common_words
+    if head_common and head not in lex.common_first_names:
+        return None  # "British", "Girl", "In" are rare given names: a common word first
     # First name + (initials) + surname or unknown capitalised word.
     for k in range(min(len(words), 3), 1, -1):
         last = lowers[k - 1]
@@ -385,6 +491,26 @@ def _classify(text: str, tokens: list[Token], run: list[int], context: _Context,
     if not head_common and head in lex.common_first_names and len(words[0]) > 2:
         return Detection("PERSON", start, tokens[run[0]][1], SINGLE_SCORE)
     return None
+
+
+def _prefixed_place(text: str, tokens: list[Token], i: int) -> Detection | None:
+    """ "Fort", "Lake", "Mount" ... and the capitalised word right after it, as a place, or ``None``."""
+    if i + 1 >= len(tokens) or text[tokens[i][1] : tokens[i + 1][0]] != " " or tokens[i + 1][2].isupper():
+        return None
+    return Detection("LOCATION", tokens[i][0], tokens[i + 1][1], CITY_SCORE)
+
+
+def _unknown_pair(text: str, tokens: list[Token], i: int, lex: Lexicon) -> Detection | None:
+    """A word no list holds followed by a known surname that is no common word ("Haruto Sato"), or ``None``."""
+    if i + 1 >= len(tokens) or tokens[i][2].isupper() or tokens[i][3] in lex.not_names:
+        return None
+    nxt = tokens[i + 1]
+    if text[tokens[i][1] : nxt[0]] != " " or nxt[2].isupper():
+        return None
+    last = nxt[3]
+    if last in lex.common_words or last in lex.not_names or not (last in lex.surnames or _hyphen_kind(nxt[2], lex)):
+        return None
+    return Detection("PERSON", tokens[i][0], nxt[1], PAIR_SCORE)
 
 
 def _at_sentence_start(text: str, start: int) -> bool:
