@@ -225,6 +225,11 @@ def test_phone_numbers_are_still_phone_numbers(engine: PIIEngine) -> None:
     assert ("PHONE_NUMBER", "415-555-2671") in _found(engine, "Call me at 415-555-2671.")
 
 
+def test_a_phone_word_earlier_does_not_make_a_labelled_id_a_phone_number(engine: PIIEngine) -> None:
+    text = "Contact: (212) 555-1234\nRelated: order #451-7816909, mobile app ticket 353-639-9621"
+    assert [v for e, v in _found(engine, text) if e == "PHONE_NUMBER"] == ["(212) 555-1234"]
+
+
 def test_version_numbers_are_not_ip_addresses(engine: PIIEngine) -> None:
     for text in ("Running version 10.0.1.5 now", "upgrade to v1.2.3.4 today", "build 1.2.3.4.5"):
         assert [e for e, _ in _found(engine, text) if e == "IP_ADDRESS"] == []

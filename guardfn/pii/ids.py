@@ -2,8 +2,8 @@
 
 Used by the calibration step of :mod:`guardfn.pii.recognizers` to drop:
 
-* phone numbers right after an ID label ("PO 4500-123-4567", "Order #: 212-555-0199")
-  unless a phone word is near;
+* phone numbers right after an ID label ("PO 4500-123-4567", "Order #: 212-555-0199"),
+  whatever words come before the label ("Mobile: ... order #451-7816909" is an order number);
 * IP addresses that are version numbers ("version 10.0.1.5", "v1.2.3.4") or part of a longer
   dotted run (``1.2.3.4.5``);
 * card numbers that pass an EAN/ISBN checksum or follow an ID label, unless a card word is
@@ -23,9 +23,6 @@ _ID_LABEL = re.compile(
         package|container|vin|firmware|patch|kb|article|app)
         \s*(?:number|no\.?|num|\#|id|code)?\s*[:\#=.]?\s*\#?\s*$"""
 )
-_PHONE_WORD = re.compile(
-    r"(?i)\b(?:phone|tel|telephone|mobile|cell|call|fax|text|sms|whatsapp|contact|reach|dial|ring)\b"
-)
 _VERSION_BEFORE = re.compile(r"(?i)(?:\b(?:version|ver|release|build|firmware|kernel|rev)\s*[:#=]?\s*|\bv\.?\s?)$")
 _CARD_WORD = re.compile(
     r"(?i)\b(?:card|credit|debit|visa|master\s?card|amex|american\s+express|discover|jcb|diners|maestro|cc|cvv|expir\w*|payment)\b"
@@ -37,11 +34,6 @@ def after_id_label(text: str, start: int) -> bool:
     while start > 0 and (text[start - 1].isdigit() or text[start - 1] in " -./"):
         start -= 1  # the earlier groups of the same identifier ("tracking number 3468 5853 1643")
     return _ID_LABEL.search(text, max(0, start - 32), start) is not None
-
-
-def phone_word_near(text: str, start: int) -> bool:
-    """True when a phone word is in the 40 characters before ``start``."""
-    return _PHONE_WORD.search(text, max(0, start - 40), start) is not None
 
 
 def is_version(text: str, start: int, end: int) -> bool:

@@ -47,7 +47,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from guardfn.pii.context import CONTEXT_PREFIX_COUNT, CONTEXT_SCORE, CONTEXT_SIMILARITY_FACTOR
-from guardfn.pii.ids import after_id_label, is_version, not_a_card, phone_word_near
+from guardfn.pii.ids import after_id_label, is_version, not_a_card
 from guardfn.pii.phones import STRONG_PHONE_KEY, FastPhoneRecognizer, is_valid_phone
 
 VALIDATED_SCORE = 0.8
@@ -153,11 +153,7 @@ class CalibratingContextEnhancer(LemmaContextAwareEnhancer):
             kind = result.entity_type
             if kind == "UK_NHS":
                 result.score = _nhs_score(text, result, boosted, phones)
-            elif (
-                kind == "PHONE_NUMBER"
-                and after_id_label(text, result.start)
-                and not phone_word_near(text, result.start)
-            ):
+            elif kind == "PHONE_NUMBER" and after_id_label(text, result.start):
                 result.score = 0.0  # "PO 4500-123-4567", "Order #: 212-555-0199": an identifier
             elif kind == "IP_ADDRESS" and is_version(text, result.start, result.end):
                 result.score = 0.0  # "version 10.0.1.5", "v1.2.3.4"
