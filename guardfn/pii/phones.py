@@ -8,8 +8,10 @@ its format requires): :class:`RegionGate`, built from phonenumbers' metadata. Sa
 matches, a fraction of the time (``tests/test_pii_engine.py`` checks it against Presidio's).
 
 phonenumbers' candidate pattern and its date and time-stamp filters are private names of
-``phonenumbers.phonenumbermatcher`` and ``phonenumbers.phonenumberutil``; the ``pii``
-extra pins the range they are known in, and ``tests/test_pii_packaging.py`` checks them.
+``phonenumbers.phonenumbermatcher`` and ``phonenumbers.phonenumberutil`` (nothing public
+does their job); the ``pii`` extra pins the range they are known in (``phonenumbers>=8.13,<10``)
+and ``tests/test_pii_packaging.py`` checks them, and that the fast recognizer still finds
+what Presidio's finds (``tests/test_pii_engine.py``). Everything else is public API.
 
 Imports Presidio and phonenumbers (only the engine's modules import this).
 """
@@ -24,21 +26,33 @@ from typing import Any
 
 import phonenumbers
 import regex
-from phonenumbers import PhoneMetadata, PhoneNumberMatcher
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    COUNTRY_CODES_FOR_NON_GEO_REGIONS,
+    PhoneMetadata,
+    PhoneNumberMatcher,
+    region_code_for_country_code,
+)
+
+# Private to phonenumbers (no public equivalent): the matcher's candidate pattern and the date
+# and time-stamp filters it applies before parsing. Pinned range and checks: see the module docstring.
 from phonenumbers.phonenumbermatcher import _PATTERN as PHONE_CANDIDATE
 from phonenumbers.phonenumbermatcher import _SLASH_SEPARATED_DATES, _TIME_STAMPS, _TIME_STAMPS_SUFFIX
 from phonenumbers.phonenumberutil import _SECOND_NUMBER_START_PATTERN as _SECOND_NUMBER_START
-from phonenumbers.phonenumberutil import (
-    COUNTRY_CODE_TO_REGION_CODE,
-    COUNTRY_CODES_FOR_NON_GEO_REGIONS,
-    _formatting_rule_has_first_group_only,
-    region_code_for_country_code,
-)
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from guardfn.pii.context import REQUEST
+
+_FIRST_GROUP_ONLY = re.compile(r"\(?\\1\)?")
+"""A national-prefix formatting rule that is the first group alone ("\\1", "(\\1)"): no prefix written."""
+
+
+def first_group_only(rule: str | None) -> bool:
+    """Whether a national-prefix formatting rule writes no national prefix (phonenumbers' own test, public data)."""
+    return rule is None or _FIRST_GROUP_ONLY.fullmatch(rule) is not None
+
 
 STRONG_PHONE_KEY = "guardfn_strong_format"
 """Recognition-metadata key: the valid phone number is written with ``+`` or in digit groups."""
@@ -131,7 +145,7 @@ class RegionGate:
                 bool(
                     fmt.national_prefix_formatting_rule
                     and not fmt.national_prefix_optional_when_formatting
-                    and not _formatting_rule_has_first_group_only(fmt.national_prefix_formatting_rule)
+                    and not first_group_only(fmt.national_prefix_formatting_rule)
                 ),
             )
             for fmt in main.number_format
