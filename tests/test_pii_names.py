@@ -299,3 +299,16 @@ def test_cyrillic_names_are_romanized_the_usual_ways() -> None:
     assert set(romanized("Евгения")) == {"evgeniya", "yevgeniya", "evgenia", "yevgenia"}
     assert romanized("Щербаков") == ["shcherbakov"]
     assert romanized("Ωμέγα") == []  # not a Russian, Ukrainian or Bulgarian name
+
+
+def test_the_lexicon_reads_every_place_of_the_gazetteer_with_its_kind() -> None:
+    import gzip
+
+    from guardfn.pii.lexicon import BIG_CITY, DATA, KINDS
+
+    rows = [line.split("\t") for line in gzip.decompress((DATA / "places.tsv.gz").read_bytes()).decode().splitlines()]
+    assert [k for _, k, _ in rows] == sorted((k for _, k, _ in rows), key=KINDS.index)  # grouped, as the loader reads it
+    lex = lexicon()
+    assert lex.places == {name: kind for name, kind, _ in rows}
+    assert lex.big_cities == {name for name, kind, population in rows if kind == "city" and int(population) >= BIG_CITY}
+    assert lex.place_heads["new"] >= 2 and "new york" in lex.places

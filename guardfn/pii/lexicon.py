@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import bisect
 import gzip
-import sys
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -79,15 +78,17 @@ def _load() -> Lexicon:
     # places.tsv.gz: name<TAB>kind<TAB>population, grouped by kind (KINDS order), largest first.
     columns = _text("places.tsv.gz").replace("\n", "\t").split("\t")
     names, kinds, populations = columns[0:-1:3], columns[1::3], columns[2::3]
-    places = dict(zip(names, map(sys.intern, kinds), strict=True))
-    cities = kinds.index("city")
+    places: dict[str, str] = {}
+    lo = 0
+    for kind in KINDS:  # the file is grouped by kind, in this order
+        hi = lo + kinds.count(kind)
+        places.update(dict.fromkeys(names[lo:hi], kind))
+        lo = hi
+    cities = len(kinds) - kinds.count("city")
     big = bisect.bisect_right(populations, -BIG_CITY, lo=cities, key=lambda p: -int(p))
-    heads: dict[str, int] = {}
-    for key in [name for name in names if " " in name]:
-        words = key.count(" ") + 1
-        head = key[: key.index(" ")]
-        if heads.get(head, 1) < words:
-            heads[head] = words
+    # first word of a multi-word place -> the most words such a place has (longest last wins)
+    multi = sorted((name for name in names if " " in name), key=lambda name: name.count(" "))
+    heads = {name[: name.index(" ")]: name.count(" ") + 1 for name in multi}
     return Lexicon(
         first_names=frozenset(first),
         common_first_names=frozenset(first[:COMMON_FIRST_NAME_RANK]),

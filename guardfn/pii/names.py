@@ -73,6 +73,7 @@ _INSTITUTION = _W["institution_words"]
 _STOP_CAPS = _W["stop_caps"]
 _ADDRESS_PREFIXES = _W["address_prefixes"]
 _PLACE_PREFIXES = _W["place_prefixes"]
+_SPECIAL = _STOP_CAPS | _ADDRESS_PREFIXES | _PLACE_PREFIXES
 _TO_FROM = frozenset({"to", "from"})
 
 # A capitalised word (letters, inner apostrophes and hyphens), not inside an identifier, a path,
@@ -151,6 +152,7 @@ _LIST_CONTEXT.weak = True  # the next item of a list of names ("Attendees: Ann L
 _PLACE_LIST_CONTEXT = _Context("")
 _PLACE_LIST_CONTEXT.place = True  # the next item of a list of places
 _LIST_SEPARATORS = frozenset({", ", ",", " and ", " & ", "; ", " or ", ", and ", " und ", " et ", " y ", ": "})
+_LONGEST_SEPARATOR = max(map(len, _LIST_SEPARATORS))
 
 # Every word that can end a context (the last word before a candidate decides whether any does).
 _CUES = frozenset(
@@ -240,11 +242,11 @@ def _candidate(
     """The name or place starting at token ``i`` and the tokens it may span; ``None`` when there is
     none; ``(None, run)`` when the run is a street ("Rue Gafsa") whose words must be skipped."""
     start, _, word, lower = tokens[i]
-    if lower in _STOP_CAPS:
-        return None
-    if lower in _ADDRESS_PREFIXES:
-        return None, _run(text, tokens, i)  # "Rue Gafsa", "Calle Mayor": a street
-    if lower in _PLACE_PREFIXES:
+    if lower in _SPECIAL:
+        if lower in _STOP_CAPS:
+            return None
+        if lower in _ADDRESS_PREFIXES:
+            return None, _run(text, tokens, i)  # "Rue Gafsa", "Calle Mayor": a street
         place = _prefixed_place(text, tokens, i)
         if place is not None and not _context(text, start).strong:
             return place, [i, i + 1]  # "Fort Hays", "Lake Tahoe"
@@ -253,7 +255,11 @@ def _candidate(
     listed = starts or lower in lex.surnames or hyphen != 0
     if not listed and lower in lex.common_words:
         return None  # a plain common word ("The", "Order") never starts a name or a place
-    if previous is not None and text[previous.end : start] in _LIST_SEPARATORS:
+    if (
+        previous is not None
+        and start - previous.end <= _LONGEST_SEPARATOR
+        and text[previous.end : start] in _LIST_SEPARATORS
+    ):
         context = _LIST_CONTEXT if previous.entity_type == "PERSON" else _PLACE_LIST_CONTEXT
     else:
         context = _context(text, start)
