@@ -148,3 +148,11 @@ def test_offline_gates_never_skip_a_finding(pieces: list[str], seps: list[str]) 
     fired = {name for name, gate in gates.items() if gate.search(text)}
     entities = ["PERSON", "LOCATION", "DATE_OF_BIRTH", "URL", "US_DRIVER_LICENSE"]
     assert find_offline(text, entities, 0.0, fired) == find_offline(text, entities, 0.0), text
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None)
+@given(text=st.text(alphabet="0123456789١٢３ ()[]（［+＋-./x~:ext;#a\n", max_size=40))
+def test_phone_candidates_are_the_ones_phonenumbers_pattern_finds(text: str) -> None:
+    from guardfn.pii.phones import PHONE_CANDIDATE, phone_candidates
+
+    assert [m.span() for m in phone_candidates(text)] == [m.span() for m in PHONE_CANDIDATE.finditer(text)]

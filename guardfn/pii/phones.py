@@ -262,6 +262,28 @@ def _chain_gap(limit: int) -> re.Pattern[str]:
     return re.compile(rf"{filler}(?:{other}{filler}){{0,{limit}}}")
 
 
+# Where a candidate of phonenumbers' pattern can start: its optional opening bracket or plus,
+# or a digit (the pattern's \d, Unicode digits, as here).
+_CANDIDATE_START = re.compile(r"[(\[\uff08\uff3b+\uff0b\d]")
+
+
+def phone_candidates(text: str) -> Iterator[re.Match[str]]:
+    """``PHONE_CANDIDATE.finditer(text)``, trying the pattern only where a candidate can start.
+
+    Every candidate starts with a bracket, a plus or a digit; finditer tries each position in
+    turn and moves past a match, as this does, so the matches are the same.
+    """
+    search, match = _CANDIDATE_START.search, PHONE_CANDIDATE.match
+    pos = 0
+    while (first := search(text, pos)) is not None:
+        found = match(text, first.start())
+        if found is None:
+            pos = first.start() + 1
+            continue
+        yield found
+        pos = max(found.end(), first.start() + 1)
+
+
 def _is_date_candidate(text: str, start: int, end: int) -> bool:
     """phonenumbers' matcher drops this candidate as a date or time stamp before parsing it."""
     candidate = text[start:end]
@@ -318,7 +340,7 @@ class FastPhoneRecognizer(PhoneRecognizer):
         """(start, end, candidate spans) of groups of neighbouring phone candidates."""
         spans: list[tuple[int, int]] = []
         chain = _chain_gap(self.GAP_CHARS).fullmatch
-        for cand in PHONE_CANDIDATE.finditer(text):
+        for cand in phone_candidates(text):
             s, e = cand.span()
             if spans and not chain(text, spans[-1][1], s):
                 yield spans[0][0], spans[-1][1], spans
