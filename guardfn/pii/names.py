@@ -169,13 +169,21 @@ _CUES = frozenset(
 _LAST_WORD_REVERSED = re.compile(r"[^a-z0-9:=\n]*([:=]|(?:[a-z]+['’])?[a-z0-9]+)")
 
 
-def _context(text: str, start: int) -> _Context:
-    """The context of a candidate at ``start``; no word list is built unless the last word is a cue."""
-    lowered = text[max(0, start - _CONTEXT_CHARS) : start].lower()
-    last = _LAST_WORD_REVERSED.match(lowered[::-1])
+def _context(text: str, start: int, reversed_lower: str | None = None) -> _Context:
+    """The context of a candidate at ``start``; no word list is built unless the last word is a cue.
+
+    ``reversed_lower`` is ``text.lower()[::-1]`` when lower-casing kept every offset: the last
+    word is then read from it in place.
+    """
+    lo = max(0, start - _CONTEXT_CHARS)
+    if reversed_lower is not None:
+        n = len(text)
+        last = _LAST_WORD_REVERSED.match(reversed_lower, n - start, n - lo)
+    else:
+        last = _LAST_WORD_REVERSED.match(text[lo:start].lower()[::-1])
     if last is not None and last.group(1)[::-1] not in _CUES:
         return _NO_CONTEXT
-    return _Context(lowered)
+    return _Context(text[lo:start].lower())
 
 
 def find_names(text: str, lex: Lexicon | None = None, greetings: bool = True) -> list[Detection]:
@@ -191,11 +199,13 @@ def find_names(text: str, lex: Lexicon | None = None, greetings: bool = True) ->
     found: list[Detection] = []
     consumed = [False] * len(tokens)
     common = lex.common_words
+    lowered = text.lower()
+    reversed_lower = lowered[::-1] if len(lowered) == len(text) else None
     i = 0
     n = len(tokens)
     previous: Detection | None = None  # the last span found: a list goes on after it ("Ann Lee, Bo Chan")
     while i < n:
-        found_here = _candidate(text, tokens, i, lex, previous)
+        found_here = _candidate(text, tokens, i, lex, previous, reversed_lower)
         if found_here is None:
             i += 1
             continue
@@ -237,7 +247,7 @@ def find_names(text: str, lex: Lexicon | None = None, greetings: bool = True) ->
 
 
 def _candidate(
-    text: str, tokens: list[Token], i: int, lex: Lexicon, previous: Detection | None
+    text: str, tokens: list[Token], i: int, lex: Lexicon, previous: Detection | None, reversed_lower: str | None
 ) -> tuple[Detection | None, list[int]] | None:
     """The name or place starting at token ``i`` and the tokens it may span; ``None`` when there is
     none; ``(None, run)`` when the run is a street ("Rue Gafsa") whose words must be skipped."""
@@ -248,7 +258,7 @@ def _candidate(
         if lower in _ADDRESS_PREFIXES:
             return None, _run(text, tokens, i)  # "Rue Gafsa", "Calle Mayor": a street
         place = _prefixed_place(text, tokens, i)
-        if place is not None and not _context(text, start).strong:
+        if place is not None and not _context(text, start, reversed_lower).strong:
             return place, [i, i + 1]  # "Fort Hays", "Lake Tahoe"
     hyphen = _hyphen_kind(word, lex) if "-" in word else 0
     starts = lower in lex.first_names or lower in lex.places or lower in lex.place_heads or hyphen == _GIVEN
@@ -262,7 +272,7 @@ def _candidate(
     ):
         context = _LIST_CONTEXT if previous.entity_type == "PERSON" else _PLACE_LIST_CONTEXT
     else:
-        context = _context(text, start)
+        context = _context(text, start, reversed_lower)
     if not listed and not context.strong and not context.weak and not context.soft:
         # No list holds it: a name context makes it (and what follows) a name, and so does a
         # known surname after it ("Haruto Sato"); otherwise it is left alone.
