@@ -72,6 +72,13 @@ def _words(name: str) -> list[str]:
     return _text(name).split()
 
 
+def _first_index(items: list[str], value: str) -> int:
+    try:
+        return items.index(value)
+    except ValueError:
+        return -1
+
+
 def _load() -> Lexicon:
     first = _words("first_names.txt.gz")
     surnames = _words("surnames.txt.gz")
@@ -79,16 +86,20 @@ def _load() -> Lexicon:
     columns = _text("places.tsv.gz").replace("\n", "\t").split("\t")
     names, kinds, populations = columns[0:-1:3], columns[1::3], columns[2::3]
     places: dict[str, str] = {}
-    lo = 0
-    for kind in KINDS:  # the file is grouped by kind, in this order
-        hi = lo + kinds.count(kind)
-        places.update(dict.fromkeys(names[lo:hi], kind))
-        lo = hi
-    cities = len(kinds) - kinds.count("city")
+    # the file is grouped by kind, in KINDS order: each block starts where its kind first appears
+    starts = [_first_index(kinds, kind) for kind in KINDS]
+    for i, kind in enumerate(KINDS):
+        hi = min((start for start in starts[i + 1 :] if start >= 0), default=len(kinds))
+        if starts[i] >= 0:
+            places.update(dict.fromkeys(names[starts[i] : hi], kind))
+    cities = starts[-1] if starts[-1] >= 0 else len(kinds)
     big = bisect.bisect_right(populations, -BIG_CITY, lo=cities, key=lambda p: -int(p))
-    # first word of a multi-word place -> the most words such a place has (longest last wins)
-    multi = sorted((name for name in names if " " in name), key=lambda name: name.count(" "))
-    heads = {name[: name.index(" ")]: name.count(" ") + 1 for name in multi}
+    heads: dict[str, int] = {}  # first word of a multi-word place -> the most words such a place has
+    for name in [name for name in names if " " in name]:
+        head, _, rest = name.partition(" ")
+        words = rest.count(" ") + 2
+        if heads.get(head, 0) < words:
+            heads[head] = words
     return Lexicon(
         first_names=frozenset(first),
         common_first_names=frozenset(first[:COMMON_FIRST_NAME_RANK]),
