@@ -262,17 +262,25 @@ def run() -> list[Row]:
     rows.extend(_names_rows(corpus, scored, ours, theirs))
     rows.extend(_own_set_rows(engine, theirs))
     rows.extend(_end_to_end_rows())
+    load_wall, load_cpu = _lexicon_load_ms()
     rows.append(
         row(
             "name lists and gazetteer: lazy load on first use (fresh interpreter, after import guardfn)",
-            _lexicon_load_ms(),
+            load_wall,
             "ms",
             target="<= 100 ms",
             issue=NAMES_ISSUE,
-            met=None,
+            met=load_wall <= 100,
         )
     )
-    rows[-1]["met"] = rows[-1]["value"] <= 100
+    rows.append(
+        row(
+            "name lists and gazetteer: lazy load, CPU time of the same runs (unlike wall time, not stretched by other load)",
+            load_cpu,
+            "ms",
+            issue=NAMES_ISSUE,
+        )
+    )
     dense = _prompts([r["full_text"] for r in corpus])
     plain = _prompts(_plain_lines() * 40)
     texts = [r["full_text"] for r in corpus]
@@ -446,17 +454,19 @@ def _end_to_end_rows() -> list[Row]:
     return rows
 
 
-def _lexicon_load_ms() -> float:
-    """First use of the name lists in a fresh interpreter that has imported guardfn (as a caller has)."""
+def _lexicon_load_ms() -> tuple[float, float]:
+    """First use of the name lists in a fresh interpreter that has imported guardfn (as a caller has):
+    (wall ms, CPU ms), the best of three runs each."""
     code = (
-        "import guardfn, time; t = time.perf_counter(); from guardfn.pii.lexicon import lexicon; lexicon(); "
-        "print((time.perf_counter() - t) * 1000)"
+        "import guardfn, time; t = time.perf_counter(); c = time.process_time(); "
+        "from guardfn.pii.lexicon import lexicon; lexicon(); "
+        "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)"
     )
     runs = [
-        float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+        tuple(map(float, subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()))
         for _ in range(3)
     ]
-    return min(runs)
+    return min(r[0] for r in runs), min(r[1] for r in runs)
 
 
 if __name__ == "__main__":
