@@ -383,16 +383,15 @@ class FastPhoneRecognizer(PhoneRecognizer):
                 continue
             candidate_groups = [_digit_groups(text[s:e]) for s, e in spans]
             plus = any(_has_plus(text[s:e]) for s, e in spans)
-            if (
-                weak_useless
-                and not plus
-                and not any(len(g) >= 2 for g in candidate_groups)
-                and not (request is not None and any(request.has_context(s, self.context) for s, _ in candidates))
-            ):
-                # A match would be a bare run of digits with no context word: below threshold. It
+            if weak_useless and not plus and not any(len(g) >= 2 for g in candidate_groups):
+                # A match would be a bare run of digits: below threshold without a context word. It
                 # starts in some candidate, after its start with only digits and punctuation (no
                 # context word) in between, so it has context only if that candidate's start has.
-                continue
+                # Most such runs no region admits: that is asked first, being cheaper.
+                if not any(self._admits(region, candidate_groups) for region in self.supported_regions):
+                    continue
+                if request is None or not any(request.has_context(s, self.context) for s, _ in candidates):
+                    continue
             lo, hi = max(0, start - 1), min(len(text), end + 3)
             window = text[lo:hi]
             found: list[tuple[int, int]] = []
