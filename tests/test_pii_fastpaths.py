@@ -156,3 +156,24 @@ def test_phone_candidates_are_the_ones_phonenumbers_pattern_finds(text: str) -> 
     from guardfn.pii.phones import PHONE_CANDIDATE, phone_candidates
 
     assert [m.span() for m in phone_candidates(text)] == [m.span() for m in PHONE_CANDIDATE.finditer(text)]
+
+
+_NAME_WORDS = st.sampled_from(
+    ["Hi", "hi", "Dear", "Thanks,", "Name:", "name=", "by", "signed", "to", "assigned", "in", "moved", "from", "with",
+     "Maria", "Lopez", "Paris", "the", "\n", "\n\n", ", ", ": ", "'", "don't", "İ", "o'brien's", "=", "-", "Regards"]
+)  # fmt: skip
+
+
+@settings(max_examples=EXAMPLES * 2, deadline=None)
+@given(words=st.lists(_NAME_WORDS, max_size=14), seps=st.lists(st.sampled_from([" ", "", "\n", "  "]), min_size=14, max_size=14))
+def test_name_context_read_in_place_equals_the_one_read_from_a_slice(words: list[str], seps: list[str]) -> None:
+    from guardfn.pii.names import _context
+
+    text = "".join(w + s for w, s in zip(words, seps, strict=False)) + "Ann"
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        return  # the engine reads from a slice then, as the reference does
+    reversed_lower = lowered[::-1]
+    for start in range(len(text) + 1):
+        fast, plain = _context(text, start, reversed_lower), _context(text, start)
+        assert [getattr(fast, k) for k in fast.__slots__] == [getattr(plain, k) for k in plain.__slots__], (text, start)

@@ -88,9 +88,6 @@ _PLACE_AFTER = re.compile(
     + "|".join(sorted((re.escape(w).replace(r"\ ", r"\s+") for w in _W["place_after"]), key=len)[::-1])
     + r")\b"
 )
-# Context is read from the words just before a candidate on its line (lower case, punctuation
-# dropped except ":" and "="): set lookups, no regex backtracking over the text.
-_CONTEXT_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[:=]")
 _GREETING_LOWER = re.compile(
     r"(?:\b[Hh](?:i|ello|ey)|\b[Dd]ear|\b[Tt]hanks|\b[Cc]heers|\b[Rr]egards|\bname is|\bI am|\bI'm|\bthis is)[ ,]+([a-z]{2,})\b"
 )
@@ -110,25 +107,24 @@ Token = tuple[int, int, str, str]
 
 
 class _Context:
-    """What the words just before a candidate say: a strong or weak name context, a place word."""
+    """What the words just before a candidate say: a strong or weak name context, a place word.
+
+    Built from the last three words of the candidate's line (lower case, punctuation dropped
+    except ":" and "="), last first; ``above`` is the line above when the candidate starts
+    its line (a sign-off such as "Thanks," there makes it a name).
+    """
 
     __slots__ = ("last", "place", "soft", "strong", "strong_place", "weak")
 
-    def __init__(self, lowered: str) -> None:
-        nl = lowered.rfind("\n")
-        line = lowered[nl + 1 :]
-        words = _CONTEXT_WORD.findall(line)
-        last = words[-1] if words else ""
+    def __init__(self, last: str = "", previous: str = "", third: str = "", above: str | None = None) -> None:
         self.last = last
-        two = " ".join(words[-2:]) if len(words) > 1 else ""
+        two = f"{previous} {last}" if previous else ""
         label = last in (":", "=")
         if label:
-            head = words[-2] if len(words) > 1 else ""
-            head2 = " ".join(words[-3:-1]) if len(words) > 2 else ""
-            self.strong = head in _LABELS or head2 in _LABEL_PHRASES or head.endswith("name")
-            self.place = self.strong_place = head in _PLACE_LABELS
+            head2 = f"{third} {previous}" if third else ""
+            self.strong = previous in _LABELS or head2 in _LABEL_PHRASES or previous.endswith("name")
+            self.place = self.strong_place = previous in _PLACE_LABELS
         else:
-            previous = words[-2] if len(words) > 1 else ""
             self.strong = (
                 last in _STRONG
                 or two in _STRONG_PHRASES
@@ -139,17 +135,16 @@ class _Context:
             self.strong_place = last in _STRONG_PLACE_WORDS or (
                 last in _PLACE_PREPOSITIONS and previous in _STRONG_PLACE_WORDS
             )
-        if not self.strong and nl >= 0 and not line.strip():
-            above = lowered[:nl].rsplit("\n", 1)[-1].strip().rstrip(",.!: ")
-            self.strong = above in _SIGNOFFS
+        if not self.strong and above is not None:
+            self.strong = above.strip().rstrip(",.!: ") in _SIGNOFFS
         self.weak = not self.strong and not label and (last in _WEAK or two in _WEAK_PHRASES)
         self.soft = not self.strong and not label and not self.weak and last in _SOFT
 
 
-_NO_CONTEXT = _Context("")
-_LIST_CONTEXT = _Context("")
+_NO_CONTEXT = _Context()
+_LIST_CONTEXT = _Context()
 _LIST_CONTEXT.weak = True  # the next item of a list of names ("Attendees: Ann Lee, Bo Chan and ...")
-_PLACE_LIST_CONTEXT = _Context("")
+_PLACE_LIST_CONTEXT = _Context()
 _PLACE_LIST_CONTEXT.place = True  # the next item of a list of places
 _LIST_SEPARATORS = frozenset({", ", ",", " and ", " & ", "; ", " or ", ", and ", " und ", " et ", " y ", ": "})
 _LONGEST_SEPARATOR = max(map(len, _LIST_SEPARATORS))
@@ -165,25 +160,40 @@ _CUES = frozenset(
     | _SOFT
     | {phrase.rsplit(" ", 1)[-1] for phrase in _STRONG_PHRASES | _WEAK_PHRASES}
 )
-# The last context word of a line, read backwards from the candidate in the reversed text.
-_LAST_WORD_REVERSED = re.compile(r"[^a-z0-9:=\n]*([:=]|(?:[a-z]+['’])?[a-z0-9]+)")
+# The last three context words of a line, read backwards from the candidate in the reversed text.
+_WORD_REVERSED = r"[:=]|(?:[a-z]+['’])?[a-z0-9]+"
+_SEPARATOR = r"[^a-z0-9:=\n]*"
+_LAST_WORD_REVERSED = re.compile(rf"{_SEPARATOR}({_WORD_REVERSED})")
+_LAST_WORDS_REVERSED = re.compile(
+    rf"{_SEPARATOR}({_WORD_REVERSED})(?:{_SEPARATOR}({_WORD_REVERSED})(?:{_SEPARATOR}({_WORD_REVERSED}))?)?"
+)
 
 
 def _context(text: str, start: int, reversed_lower: str | None = None) -> _Context:
-    """The context of a candidate at ``start``; no word list is built unless the last word is a cue.
+    """The context of a candidate at ``start``, from at most :data:`_CONTEXT_CHARS` characters before it.
 
-    ``reversed_lower`` is ``text.lower()[::-1]`` when lower-casing kept every offset: the last
-    word is then read from it in place.
+    ``reversed_lower`` is ``text.lower()[::-1]`` when lower-casing kept every offset: the words
+    are then read from it in place. Only a cue as the last word, or a candidate that starts its
+    line, needs more than one regex match.
     """
     lo = max(0, start - _CONTEXT_CHARS)
-    if reversed_lower is not None:
-        n = len(text)
-        last = _LAST_WORD_REVERSED.match(reversed_lower, n - start, n - lo)
+    if reversed_lower is None:
+        reversed_lower, pos, endpos = text[lo:start].lower()[::-1], 0, start - lo
     else:
-        last = _LAST_WORD_REVERSED.match(text[lo:start].lower()[::-1])
-    if last is not None and last.group(1)[::-1] not in _CUES:
-        return _NO_CONTEXT
-    return _Context(text[lo:start].lower())
+        pos, endpos = len(text) - start, len(text) - lo
+    words = _LAST_WORD_REVERSED.match(reversed_lower, pos, endpos)
+    if words is not None:
+        if words.group(1)[::-1] not in _CUES:
+            return _NO_CONTEXT
+        words = _LAST_WORDS_REVERSED.match(reversed_lower, pos, endpos)
+        assert words is not None
+        last, previous, third = words.group(1)[::-1], words.group(2), words.group(3)
+        return _Context(last, previous[::-1] if previous else "", third[::-1] if third else "")
+    window = text[lo:start]
+    nl = window.rfind("\n")
+    if nl < 0 or window[nl + 1 :].strip():
+        return _NO_CONTEXT  # no word before it on its line, and not the start of a line
+    return _Context(above=window[:nl].rsplit("\n", 1)[-1].lower())
 
 
 def find_names(text: str, lex: Lexicon | None = None, greetings: bool = True) -> list[Detection]:
