@@ -16,7 +16,7 @@ import regex
 
 from guardfn.pii.context import RequestContext, fast_artifacts
 from guardfn.pii.phones import _chain_gap, _may_chain
-from guardfn.pii.recognizers import LEAN_TRIGGERS, TRIGGERS, WEAK_PATTERN_SCORE, build_pattern_recognizers
+from guardfn.pii.recognizers import FAMILIES, LEAN_TRIGGERS, TRIGGERS, WEAK_PATTERN_SCORE, build_pattern_recognizers
 
 EXAMPLES = int(os.environ.get("GUARDFN_PII_EXAMPLES", "120"))
 
@@ -96,6 +96,24 @@ _TRICKY = [
     " ſ12345678 ", " \u212a12345678 ", "é123456789", "١123456789", "123456789١", "123-45-6789١", "é123-45-6789",
     "4111 1111 1111 111١", "é4111111111111111", "_123456789_", "a943 476 5919", "943 476 5919é", "0001234567890١",
 ]  # fmt: skip
+
+
+def _family_patterns() -> list[tuple[str, str, str, int]]:
+    recognizers = build_pattern_recognizers()
+    out = []
+    for family, (entity, names, _) in FAMILIES.items():
+        recognizer = recognizers[entity]
+        for pattern in recognizer.patterns:  # type: ignore[attr-defined]
+            if pattern.name in names:
+                out.append((family, pattern.name, pattern.regex, recognizer.global_regex_flags))
+    return out
+
+
+@pytest.mark.parametrize(("family", "name", "pattern", "flags"), _family_patterns())
+def test_every_string_a_family_pattern_matches_fires_its_family_trigger(
+    family: str, name: str, pattern: str, flags: int
+) -> None:
+    _check_trigger(FAMILIES[family][2], pattern, flags)
 
 
 @pytest.mark.parametrize(("entity", "name", "pattern", "flags"), _patterns(strong_only=False))

@@ -212,6 +212,7 @@ class PIIEngine:
         from guardfn.pii import context
         from guardfn.pii.recognizers import (
             CALIBRATED_ENTITIES,
+            FAMILIES,
             LEAN,
             LEAN_TRIGGERS,
             STRONG_PHONE_SCORE,
@@ -255,7 +256,36 @@ class PIIEngine:
             if strong and len(strong) < len(patterns):
                 lean_type: Any = type(rec)
                 self._without_weak[entity] = lean_type(patterns=strong, context=rec.context)
-        self._by_id = {rec.id: rec for rec in [*recognizers, *self._without_weak.values()]}
+        # Variants without some patterns: the weak ones above, and families whose own trigger did
+        # not fire (FAMILIES); one per set of patterns left out.
+        self._weak_names = {
+            entity: frozenset(
+                p.name for p in getattr(self._recognizers[entity], "patterns", ()) if p.score < WEAK_PATTERN_SCORE
+            )
+            for entity in self._without_weak
+        }
+        self._families: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        for name, (entity, pattern_names, _) in FAMILIES.items():
+            self._families.setdefault(entity, []).append((name, frozenset(pattern_names)))
+        self._variants: dict[tuple[str, frozenset[str]], Any] = {}
+        for entity in {*self._without_weak, *self._families}:
+            groups = [
+                *([self._weak_names[entity]] if entity in self._weak_names else []),
+                *(n for _, n in self._families.get(entity, [])),
+            ]
+            for mask in range(1, 1 << len(groups)):
+                drop = frozenset().union(*(g for i, g in enumerate(groups) if mask >> i & 1))
+                base: Any = self._recognizers[entity]
+                kept = [p for p in base.patterns if p.name not in drop]
+                self._variants[(entity, drop)] = type(base)(patterns=kept, context=base.context) if kept else None
+        self._by_id = {
+            rec.id: rec
+            for rec in [
+                *recognizers,
+                *self._without_weak.values(),
+                *(v for v in self._variants.values() if v is not None),
+            ]
+        }
         self._context_by_id = {rid: list(rec.context or []) for rid, rec in self._by_id.items()}
         self._context_by_entity = {entity: list(rec.context or []) for entity, rec in self._recognizers.items()}
         self._enhancer: Any = CalibratingContextEnhancer()
@@ -417,18 +447,24 @@ class PIIEngine:
         return [*self._dedupe(other), *self._dedupe(ner_kept)] if ner_kept else self._dedupe(other)
 
     def _choose(self, entity: str, request: Any, triggered: set[str]) -> Any:
-        """The entity's recognizer, without its context-only patterns when no context word is there.
+        """The entity's recognizer, without its context-only patterns when no context word is there
+        and without the pattern families whose own trigger did not fire.
 
-        ``None`` when those are left out and the rest cannot match (their trigger did not fire).
+        ``None`` when what is left cannot match (the lean trigger did not fire, or no pattern is left).
         """
         recognizer = self._recognizers[entity]
-        lean = self._without_weak.get(entity) if self.shortcuts else None
-        if lean is not None and request.first_mention(self._context_by_entity[entity]) is None:
+        if not self.shortcuts:
+            return recognizer
+        drop: frozenset[str] = frozenset()
+        if entity in self._without_weak and request.first_mention(self._context_by_entity[entity]) is None:
             lean_trigger = self._lean_triggers.get(entity)
             if lean_trigger is not None and lean_trigger not in triggered:
                 return None
-            return lean
-        return recognizer
+            drop = self._weak_names[entity]
+        for name, pattern_names in self._families.get(entity, ()):
+            if name not in triggered:
+                drop |= pattern_names
+        return self._variants[(entity, drop)] if drop else recognizer
 
     def _needs_absent_context(self, entity: str, request: Any, threshold: float) -> bool:
         """True when the recognizer can only reach ``threshold`` through a context word, and none is there."""

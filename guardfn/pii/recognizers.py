@@ -200,7 +200,7 @@ TRIGGERS: dict[str, str] = {
     "US_SSN": r"\b(?:[0-9]{5}-[0-9]{4}|[0-9]{3}-[0-9]{6}|[0-9]{9}|[0-9]{3}[- .][0-9]{2}[- .][0-9]{4})\b",
     "CREDIT_CARD": r"\b(?:[1346]\p{Nd}{3}|5[0-5]\p{Nd}{2})[- ]?\p{Nd}{3,4}[- ]?\p{Nd}{3,4}[- ]?\p{Nd}{3}",
     "IBAN_CODE": r"(?i)[A-Z]{2}\p{Nd}{2}",
-    "IP_ADDRESS": r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|:[0-9A-Fa-f]*:",
+    "IP_ADDRESS": r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|::|(?:[0-9A-Fa-f]{1,4}:){6}",
     "US_PASSPORT": r"(?i)\b[0-9]{9}\b|[A-Z][0-9]{8}\b",
     "US_BANK_NUMBER": r"\b[0-9]{8,17}\b",
     "US_DRIVER_LICENSE": r"(?i)[A-Z\]]\p{Nd}|\p{Nd}[A-Z]|\p{Nd}{6}",
@@ -215,13 +215,28 @@ LEAN_TRIGGERS: dict[str, str] = {
 """Per entity, an RE2 regex that matches wherever any of its recognizer's patterns scoring at
 least :data:`WEAK_PATTERN_SCORE` can: the only ones run when no context word is in the text."""
 
+FAMILIES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "IP_ADDRESS:v6": (
+        "IP_ADDRESS",
+        ("IPv4_mapped", "IPv4_embedded", "IPv6", "IPv6_unspecified"),
+        r"::|(?:[0-9A-Fa-f]{1,4}:){6}",
+    ),
+}
+"""Trigger name -> (entity, names of some of its recognizer's patterns, an RE2 regex that matches wherever
+any of them can): when it does not match, the recognizer runs without them (every IPv6 form has
+"::" or six hexadecimal groups, while "10:30:00" and "Name:" have neither)."""
+
 LEAN = ":lean"
 """Suffix of the :class:`TriggerSet` name of a :data:`LEAN_TRIGGERS` entry."""
 
 
 def all_triggers() -> dict[str, str]:
-    """:data:`TRIGGERS` and :data:`LEAN_TRIGGERS` (named entity + :data:`LEAN`), for one :class:`TriggerSet`."""
-    return {**TRIGGERS, **{entity + LEAN: pattern for entity, pattern in LEAN_TRIGGERS.items()}}
+    """:data:`TRIGGERS`, :data:`LEAN_TRIGGERS` (named entity + :data:`LEAN`) and :data:`FAMILIES`, for one :class:`TriggerSet`."""
+    return {
+        **TRIGGERS,
+        **{entity + LEAN: pattern for entity, pattern in LEAN_TRIGGERS.items()},
+        **{name: family[2] for name, family in FAMILIES.items()},
+    }
 
 
 class TriggerSet:
