@@ -137,6 +137,7 @@ def test_places_from_labels_prefixes_and_large_cities(engine: PIIEngine, text: s
         "In Ireland, the album debuted at number three.",  # "In" is also a rare given name
         "The office is at 62 Rue Gafsa, Tunis.",
         "Good Girl Gone Bad topped the charts in the United States, Canada and Ireland.",
+        "Translate this to French and German.",  # languages that the lists also hold as names
     ],
 )
 def test_compounds_streets_and_titles_are_not_people(engine: PIIEngine, text: str) -> None:
