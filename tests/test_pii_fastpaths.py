@@ -185,7 +185,7 @@ _NAME_WORDS = st.sampled_from(
 @settings(max_examples=EXAMPLES * 2, deadline=None)
 @given(words=st.lists(_NAME_WORDS, max_size=14), seps=st.lists(st.sampled_from([" ", "", "\n", "  "]), min_size=14, max_size=14))
 def test_name_context_read_in_place_equals_the_one_read_from_a_slice(words: list[str], seps: list[str]) -> None:
-    from guardfn.pii.names import _context
+    from guardfn.pii.name_context import read_context as _context
 
     text = "".join(w + s for w, s in zip(words, seps, strict=False)) + "Ann"
     lowered = text.lower()

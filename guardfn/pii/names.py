@@ -43,6 +43,15 @@ import re
 
 from guardfn.pii.detection import Detection
 from guardfn.pii.lexicon import Lexicon, lexicon, word_sets
+from guardfn.pii.name_context import (
+    LIST_CONTEXT,
+    LIST_SEPARATORS,
+    LONGEST_SEPARATOR,
+    NO_CONTEXT,
+    PLACE_LIST_CONTEXT,
+    Context,
+    read_context,
+)
 
 RECOGNIZER = "guardfn.names"
 """The recognizer name reported for PERSON and LOCATION found here."""
@@ -55,20 +64,6 @@ PLACE_SCORE = 0.85
 CITY_SCORE = 0.75
 
 _W = word_sets("name_context.txt")
-_STRONG = _W["strong"]
-_STRONG_PHRASES = _W["strong_phrases"]
-_BY_VERBS = _W["by_verbs"]
-_TO_VERBS = _W["to_verbs"]
-_LABELS = _W["labels"]
-_LABEL_PHRASES = _W["label_phrases"]
-_WEAK = _W["weak"]
-_WEAK_PHRASES = _W["weak_phrases"]
-_SOFT = _W["soft"]
-_SIGNOFFS = _W["signoffs"]
-_PLACE_WORDS = _W["place_words"]
-_STRONG_PLACE_WORDS = _W["strong_place_words"]
-_PLACE_PREPOSITIONS = _W["place_prepositions"]
-_PLACE_LABELS = _W["place_labels"]
 _INSTITUTION = _W["institution_words"]
 _STOP_CAPS = _W["stop_caps"]
 _ADDRESS_PREFIXES = _W["address_prefixes"]
@@ -100,100 +95,9 @@ _EMAIL_LOCAL = re.compile(r"([A-Za-z][A-Za-z.\-_]{1,40})@[\w-]+\.")
 _LOCAL_SPLIT = re.compile(r"[.\-_]+")
 
 _MAX_RUN = 4
-_CONTEXT_CHARS = 48
 
 Token = tuple[int, int, str, str]
 """A capitalised word: (start, end, word, word in lower case)."""
-
-
-class _Context:
-    """What the words just before a candidate say: a strong or weak name context, a place word.
-
-    Built from the last three words of the candidate's line (lower case, punctuation dropped
-    except ":" and "="), last first; ``above`` is the line above when the candidate starts
-    its line (a sign-off such as "Thanks," there makes it a name).
-    """
-
-    __slots__ = ("last", "place", "soft", "strong", "strong_place", "weak")
-
-    def __init__(self, last: str = "", previous: str = "", third: str = "", above: str | None = None) -> None:
-        self.last = last
-        two = f"{previous} {last}" if previous else ""
-        label = last in (":", "=")
-        if label:
-            head2 = f"{third} {previous}" if third else ""
-            self.strong = previous in _LABELS or head2 in _LABEL_PHRASES or previous.endswith("name")
-            self.place = self.strong_place = previous in _PLACE_LABELS
-        else:
-            self.strong = (
-                last in _STRONG
-                or two in _STRONG_PHRASES
-                or (last == "by" and (previous in _BY_VERBS or previous.endswith("ed")))
-                or (last == "to" and previous in _TO_VERBS)
-            )
-            self.place = last in _PLACE_WORDS
-            self.strong_place = last in _STRONG_PLACE_WORDS or (
-                last in _PLACE_PREPOSITIONS and previous in _STRONG_PLACE_WORDS
-            )
-        if not self.strong and above is not None:
-            self.strong = above.strip().rstrip(",.!: ") in _SIGNOFFS
-        self.weak = not self.strong and not label and (last in _WEAK or two in _WEAK_PHRASES)
-        self.soft = not self.strong and not label and not self.weak and last in _SOFT
-
-
-_NO_CONTEXT = _Context()
-_LIST_CONTEXT = _Context()
-_LIST_CONTEXT.weak = True  # the next item of a list of names ("Attendees: Ann Lee, Bo Chan and ...")
-_PLACE_LIST_CONTEXT = _Context()
-_PLACE_LIST_CONTEXT.place = True  # the next item of a list of places
-_LIST_SEPARATORS = frozenset({", ", ",", " and ", " & ", "; ", " or ", ", and ", " und ", " et ", " y ", ": "})
-_LONGEST_SEPARATOR = max(map(len, _LIST_SEPARATORS))
-
-# Every word that can end a context (the last word before a candidate decides whether any does).
-_CUES = frozenset(
-    {":", "=", "by", "to"}
-    | _STRONG
-    | _WEAK
-    | _PLACE_WORDS
-    | _STRONG_PLACE_WORDS
-    | _PLACE_PREPOSITIONS
-    | _SOFT
-    | {phrase.rsplit(" ", 1)[-1] for phrase in _STRONG_PHRASES | _WEAK_PHRASES}
-)
-# The last three context words of a line, read backwards from the candidate in the reversed text.
-_WORD_REVERSED = r"[:=]|(?:[a-z]+['’])?[a-z0-9]+"
-_SEPARATOR = r"[^a-z0-9:=\n]*"
-_LAST_WORD_REVERSED = re.compile(rf"{_SEPARATOR}({_WORD_REVERSED})")
-_LAST_WORDS_REVERSED = re.compile(
-    rf"{_SEPARATOR}({_WORD_REVERSED})(?:{_SEPARATOR}({_WORD_REVERSED})(?:{_SEPARATOR}({_WORD_REVERSED}))?)?"
-)
-
-
-def _context(text: str, start: int, reversed_lower: str | None = None) -> _Context:
-    """The context of a candidate at ``start``, from at most :data:`_CONTEXT_CHARS` characters before it.
-
-    ``reversed_lower`` is ``text.lower()[::-1]`` when lower-casing kept every offset: the words
-    are then read from it in place. Only a cue as the last word, or a candidate that starts its
-    line, needs more than one regex match.
-    """
-    lo = max(0, start - _CONTEXT_CHARS)
-    if reversed_lower is None:
-        reversed_lower, pos, endpos = text[lo:start].lower()[::-1], 0, start - lo
-    else:
-        pos, endpos = len(text) - start, len(text) - lo
-    words = _LAST_WORD_REVERSED.match(reversed_lower, pos, endpos)
-    if words is not None:
-        if words.group(1)[::-1] not in _CUES:
-            return _NO_CONTEXT
-        words = _LAST_WORDS_REVERSED.match(reversed_lower, pos, endpos)
-        assert words is not None
-        last, previous, third = words.group(1)[::-1], words.group(2), words.group(3)
-        return _Context(last, previous[::-1] if previous else "", third[::-1] if third else "")
-    window = text[lo:start]
-    nl = window.rfind("\n")
-    if nl < 0 or window[nl + 1 :].strip():
-        return _NO_CONTEXT  # no word before it on its line, and not the start of a line
-    return _Context(above=window[:nl].rsplit("\n", 1)[-1].lower())
 
 
 def find_names(text: str, lex: Lexicon | None = None, greetings: bool = True) -> list[Detection]:
@@ -268,7 +172,7 @@ def _candidate(
         if lower in _ADDRESS_PREFIXES:
             return None, _run(text, tokens, i)  # "Rue Gafsa", "Calle Mayor": a street
         place = _prefixed_place(text, tokens, i)
-        if place is not None and not _context(text, start, reversed_lower).strong:
+        if place is not None and not read_context(text, start, reversed_lower).strong:
             return place, [i, i + 1]  # "Fort Hays", "Lake Tahoe"
     hyphen = _hyphen_kind(word, lex) if "-" in word else 0
     starts = lower in lex.first_names or lower in lex.places or lower in lex.place_heads or hyphen == _GIVEN
@@ -277,18 +181,18 @@ def _candidate(
         return None  # a plain common word ("The", "Order") never starts a name or a place
     if (
         previous is not None
-        and start - previous.end <= _LONGEST_SEPARATOR
-        and text[previous.end : start] in _LIST_SEPARATORS
+        and start - previous.end <= LONGEST_SEPARATOR
+        and text[previous.end : start] in LIST_SEPARATORS
     ):
-        context = _LIST_CONTEXT if previous.entity_type == "PERSON" else _PLACE_LIST_CONTEXT
+        context = LIST_CONTEXT if previous.entity_type == "PERSON" else PLACE_LIST_CONTEXT
     else:
-        context = _context(text, start, reversed_lower)
+        context = read_context(text, start, reversed_lower)
     if not listed and not context.strong and not context.weak and not context.soft:
         # No list holds it: a name context makes it (and what follows) a name, and so does a
         # known surname after it ("Haruto Sato"); otherwise it is left alone.
         pair = _unknown_pair(text, tokens, i, lex)
         return (pair, [i, i + 1]) if pair is not None else None
-    if context is _NO_CONTEXT and not starts:
+    if context is NO_CONTEXT and not starts:
         return None  # a surname alone ("Apt", "Suite" are surnames too) needs a name context
     run = _run(text, tokens, i)
     span = _classify(text, tokens, run, context, lex)
@@ -385,7 +289,7 @@ def _institution_after(text: str, tokens: list[Token], last: int) -> bool:
     return bool(gap) and gap.isspace() and nxt[3] in _INSTITUTION
 
 
-def _classify(text: str, tokens: list[Token], run: list[int], context: _Context, lex: Lexicon) -> Detection | None:
+def _classify(text: str, tokens: list[Token], run: list[int], context: Context, lex: Lexicon) -> Detection | None:
     words = [tokens[j][2] for j in run]
     lowers = [tokens[j][3] for j in run]
     start = tokens[run[0]][0]
