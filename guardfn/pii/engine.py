@@ -243,32 +243,25 @@ class PIIEngine:
         }
         if self._ner_recognizer is not None:
             recognizers.append(self._ner_recognizer)
-        # The same recognizer without the patterns that only a context word can lift (SSN's
-        # "very weak" ones): used when no such word is in the text.
-        self._without_weak: dict[str, Any] = {}
+        # Variants of a recognizer without some of its patterns, one per set left out (built once):
+        # without those that only a context word can lift (SSN's "very weak" ones; for
+        # recognizers without a validator), used when no such word is in the text; and without
+        # a family of patterns whose own trigger did not fire (FAMILIES).
+        self._weak_names: dict[str, frozenset[str]] = {}
         for entity, rec in self._recognizers.items():
             if entity in self._context_only or not isinstance(rec, PatternRecognizer) or entity == "PHONE_NUMBER":
                 continue
             if type(rec).validate_result is not PatternRecognizer.validate_result:
                 continue
-            patterns: list[Any] = list(getattr(rec, "patterns", []))
-            strong = [p for p in patterns if p.score >= WEAK_PATTERN_SCORE]
-            if strong and len(strong) < len(patterns):
-                lean_type: Any = type(rec)
-                self._without_weak[entity] = lean_type(patterns=strong, context=rec.context)
-        # Variants without some patterns: the weak ones above, and families whose own trigger did
-        # not fire (FAMILIES); one per set of patterns left out.
-        self._weak_names = {
-            entity: frozenset(
-                p.name for p in getattr(self._recognizers[entity], "patterns", ()) if p.score < WEAK_PATTERN_SCORE
-            )
-            for entity in self._without_weak
-        }
+            patterns: list[Any] = list(rec.patterns)
+            weak = frozenset(p.name for p in patterns if p.score < WEAK_PATTERN_SCORE)
+            if weak and len(weak) < len(patterns):
+                self._weak_names[entity] = weak
         self._families: dict[str, list[tuple[str, frozenset[str]]]] = {}
         for name, (entity, pattern_names, _) in FAMILIES.items():
             self._families.setdefault(entity, []).append((name, frozenset(pattern_names)))
         self._variants: dict[tuple[str, frozenset[str]], Any] = {}
-        for entity in {*self._without_weak, *self._families}:
+        for entity in {*self._weak_names, *self._families}:
             groups = [
                 *([self._weak_names[entity]] if entity in self._weak_names else []),
                 *(n for _, n in self._families.get(entity, [])),
@@ -278,14 +271,7 @@ class PIIEngine:
                 base: Any = self._recognizers[entity]
                 kept = [p for p in base.patterns if p.name not in drop]
                 self._variants[(entity, drop)] = type(base)(patterns=kept, context=base.context) if kept else None
-        self._by_id = {
-            rec.id: rec
-            for rec in [
-                *recognizers,
-                *self._without_weak.values(),
-                *(v for v in self._variants.values() if v is not None),
-            ]
-        }
+        self._by_id = {rec.id: rec for rec in [*recognizers, *(v for v in self._variants.values() if v is not None)]}
         self._context_by_id = {rid: list(rec.context or []) for rid, rec in self._by_id.items()}
         self._context_by_entity = {entity: list(rec.context or []) for entity, rec in self._recognizers.items()}
         self._enhancer: Any = CalibratingContextEnhancer()
@@ -456,7 +442,7 @@ class PIIEngine:
         if not self.shortcuts:
             return recognizer
         drop: frozenset[str] = frozenset()
-        if entity in self._without_weak and request.first_mention(self._context_by_entity[entity]) is None:
+        if entity in self._weak_names and request.first_mention(self._context_by_entity[entity]) is None:
             lean_trigger = self._lean_triggers.get(entity)
             if lean_trigger is not None and lean_trigger not in triggered:
                 return None
