@@ -253,7 +253,7 @@ class PIIEngine:
                 continue
             if type(rec).validate_result is not PatternRecognizer.validate_result:
                 continue
-            patterns: list[Any] = list(rec.patterns)
+            patterns: list[Any] = list(getattr(rec, "patterns", []))
             weak = frozenset(p.name for p in patterns if p.score < WEAK_PATTERN_SCORE)
             if weak and len(weak) < len(patterns):
                 self._weak_names[entity] = weak
