@@ -138,6 +138,7 @@ def test_places_from_labels_prefixes_and_large_cities(engine: PIIEngine, text: s
         "The office is at 62 Rue Gafsa, Tunis.",
         "Good Girl Gone Bad topped the charts in the United States, Canada and Ireland.",
         "Translate this to French and German.",  # languages that the lists also hold as names
+        "The contract between Acme Corp and Globex Ltd was signed.",
     ],
 )
 def test_compounds_streets_and_titles_are_not_people(engine: PIIEngine, text: str) -> None:
@@ -313,3 +314,10 @@ def test_the_lexicon_reads_every_place_of_the_gazetteer_with_its_kind() -> None:
     assert lex.places == {name: kind for name, kind, _ in rows}
     assert lex.big_cities == {name for name, kind, population in rows if kind == "city" and int(population) >= BIG_CITY}
     assert lex.place_heads["new"] >= 2 and "new york" in lex.places
+
+
+def test_ukrainian_names_also_as_ukraine_romanizes_them() -> None:
+    from guardfn.pii.build_data import romanized
+
+    assert romanized("Дмитро", ukrainian=True) == ["dmytro"] and romanized("Дмитро") == ["dmitro"]
+    assert "dmytro" in lexicon().first_names

@@ -238,12 +238,16 @@ _CYRILLIC = {
 }  # fmt: skip
 """Russian, Ukrainian and Bulgarian letters in a simple BGN/PCGN-like romanization."""
 
+_UKRAINIAN = {**_CYRILLIC, "г": "h", "и": "y", "і": "i", "й": "i", "щ": "shch"}
+"""Ukrainian letters as Ukraine's national romanization writes them ("Дмитро" -> dmytro)."""
+
 _CYRILLIC_LOCALES = ("bg_BG", "ru_RU", "uk_UA")
 
 
-def romanized(name: str) -> list[str]:
+def romanized(name: str, ukrainian: bool = False) -> list[str]:
     """The usual Latin spellings of a Cyrillic name: "Евгения" -> evgeniya, yevgeniya, evgenia, yevgenia."""
-    base = "".join(_CYRILLIC.get(c, "?") for c in name.lower())
+    table = _UKRAINIAN if ukrainian else _CYRILLIC
+    base = "".join(table.get(c, "?") for c in name.lower())
     if "?" in base or len(base) < 2:
         return []
     out = [base]
@@ -266,7 +270,8 @@ def cyrillic_names() -> tuple[list[str], list[str]]:
             value = getattr(provider, attr)
             if attr.startswith(("first_name", "last_name")) and isinstance(value, (list, tuple, dict)):
                 for name in value:
-                    (given if attr.startswith("first") else family).extend(romanized(name))
+                    spellings = romanized(name) + (romanized(name, ukrainian=True) if locale == "uk_UA" else [])
+                    (given if attr.startswith("first") else family).extend(spellings)
     return given, family
 
 

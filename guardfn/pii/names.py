@@ -440,6 +440,8 @@ def _unknown_pair(text: str, tokens: list[Token], i: int, lex: Lexicon) -> Detec
     last = nxt[3]
     if last in lex.common_words or last in lex.not_names or not (last in lex.surnames or _hyphen_kind(nxt[2], lex)):
         return None
+    if last in _INSTITUTION or _institution_after(text, tokens, i + 1):
+        return None  # "Acme Corp", "Mercy General Hospital"
     return Detection("PERSON", tokens[i][0], nxt[1], PAIR_SCORE)
 
 
