@@ -14,6 +14,13 @@ Targets (issue 5): recall at least Presidio's on every pattern entity; SSNs and 
 numbers found at the default threshold; at least 10x the throughput of Presidio's
 regex-only engine on prompts that need no NER. Cold start is reported (import, engine
 build, first call) in a fresh interpreter.
+
+Issue 18 (names, places, dates of birth, personal URLs with the default install): guardfn's
+own labelled set (:mod:`benchmarks.pii_eval`, a ``tune`` and a ``validation`` split) scored
+per entity (precision, recall, F1) beside Presidio at its default threshold (0) and at 0.7;
+the same for the presidio-research corpus; the share of PII values that reach the loopback
+provider through ``@guarded_llm(pii="redact")``; hard negatives flagged; throughput with name
+detection included; the time to load the name lists.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Any
 from benchmarks.common import Row, main, row
 
 ISSUE = 5
+NAMES_ISSUE = 18
 
 CORPUS = Path(os.environ.get("GUARDFN_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "corpora")) / "pii"
 GOLD_TO_GUARDFN = {
@@ -199,7 +207,7 @@ def run() -> list[Row]:
     ]
     presidio = _presidio_engine()
     engine = get_engine()
-    scored = PATTERN_ENTITIES + (NER_ENTITIES if engine.ner_entities else ())
+    scored = PATTERN_ENTITIES + tuple(e for e in engine.entities if e in NER_ENTITIES)
     corpus = _corpus()
     entity_list = list(PATTERN_ENTITIES)
 
@@ -251,6 +259,28 @@ def run() -> list[Row]:
             )
         )
 
+    rows.extend(_names_rows(corpus, scored, ours, theirs))
+    rows.extend(_own_set_rows(engine, theirs))
+    rows.extend(_end_to_end_rows())
+    load_wall, load_cpu = _lexicon_load_ms()
+    rows.append(
+        row(
+            "name lists and gazetteer: lazy load on first use (fresh interpreter, after import guardfn)",
+            load_wall,
+            "ms",
+            target="<= 100 ms",
+            issue=NAMES_ISSUE,
+            met=load_wall <= 100,
+        )
+    )
+    rows.append(
+        row(
+            "name lists and gazetteer: lazy load, CPU time of the same runs (unlike wall time, not stretched by other load)",
+            load_cpu,
+            "ms",
+            issue=NAMES_ISSUE,
+        )
+    )
     dense = _prompts([r["full_text"] for r in corpus])
     plain = _prompts(_plain_lines() * 40)
     texts = [r["full_text"] for r in corpus]
@@ -260,14 +290,14 @@ def run() -> list[Row]:
         ("single corpus sentences", texts, ""),
     ):
         ours_rate, base_rate = _throughput(
-            lambda t: engine.analyze(t, PATTERN_ENTITIES, threshold=THRESHOLD),
+            lambda t: engine.analyze(t, threshold=THRESHOLD),
             lambda t: presidio.analyze(t, language="en", entities=entity_list, score_threshold=THRESHOLD),
             prompts,
         )
         size = sum(map(len, prompts)) / len(prompts)
         rows.append(
             row(
-                f"throughput, {label} (avg {size:.0f} chars)",
+                f"throughput, {label} (avg {size:.0f} chars), every default entity incl. names",
                 ours_rate,
                 "texts/s",
                 anchor="Presidio regex-only engine",
@@ -277,6 +307,166 @@ def run() -> list[Row]:
             )
         )
     return rows
+
+
+def _prf(hit: int, n: int, ok: int, pred: int) -> tuple[float, float, float]:
+    recall = hit / n if n else 0.0
+    precision = ok / pred if pred else (1.0 if n else 0.0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def _entity_rows(label: str, entities: Any, ours: Any, theirs0: Any, theirs7: Any) -> list[Row]:
+    """One row per entity: our F1 (P and R in the name) beside Presidio's F1 at 0.7 (and at its default)."""
+    rows = []
+    for entity in entities:
+        g, gh, pn, po = ours[0][entity], ours[1][entity], ours[2][entity], ours[3][entity]
+        if not g:
+            continue
+        p, r, f = _prf(gh, g, po, pn)
+        p0, r0, f0 = _prf(theirs0[1][entity], g, theirs0[3][entity], theirs0[2][entity])
+        p7, r7, f7 = _prf(theirs7[1][entity], g, theirs7[3][entity], theirs7[2][entity])
+        rows.append(
+            row(
+                f"{label}: {entity} F1 (P {p:.2f}, R {r:.2f}, n={g}; Presidio default: P {p0:.2f} R {r0:.2f} F1 {f0:.2f}; "
+                f"at 0.7: P {p7:.2f} R {r7:.2f})",
+                f,
+                "",
+                anchor="Presidio regex-only engine F1, threshold 0.7",
+                anchor_value=f7,
+                ratio=None if not f7 else f / f7,
+                target=_NAME_TARGETS.get(entity, ("", None))[0] if label.endswith("validation") else "",
+                met=_NAME_TARGETS[entity][1](p, r) if label.endswith("validation") and entity in _NAME_TARGETS else None,
+                issue=NAMES_ISSUE,
+            )
+        )
+    return rows
+
+
+_NAME_TARGETS: dict[str, tuple[str, Any]] = {
+    "PERSON": ("recall >= 0.85 at precision >= 0.85, no spaCy model", lambda p, r: r >= 0.85 and p >= 0.85),
+    "LOCATION": ("recall >= 0.75, no spaCy model", lambda p, r: r >= 0.75),
+}
+
+
+def _names_rows(corpus: list[dict[str, Any]], scored: tuple[str, ...], ours: Any, theirs: Any) -> list[Row]:
+    """presidio-research corpus: PERSON and LOCATION (and every entity) as F1 rows beside Presidio."""
+    ents = tuple(e for e in scored if e in ("PERSON", "LOCATION"))
+    return _entity_rows(
+        "presidio-research corpus", ents, _score(corpus, ours, ents), _score(corpus, theirs(0.0), ents),
+        _score(corpus, theirs(THRESHOLD), ents),
+    )  # fmt: skip
+
+
+def _gold_rows(samples: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {"full_text": s.text, "spans": [{"start_position": a, "end_position": b, "entity_type": t} for a, b, t in s.gold]}
+        for s in samples
+    ]
+
+
+def _own_set_rows(engine: Any, theirs: Any) -> list[Row]:
+    """guardfn's labelled set, per split: every entity's F1 beside Presidio's; hard negatives flagged."""
+    from benchmarks.pii_eval import SPLITS, build
+
+    samples = build()
+    rows: list[Row] = []
+    for split in SPLITS:
+        part = [s for s in samples if s.split == split]
+        corpus = _gold_rows(part)
+        entities = tuple(sorted({t for s in part for _, _, t in s.gold}))
+        for gold_type in entities:
+            GOLD_TO_GUARDFN.setdefault(gold_type, gold_type)
+
+        def ours(text: str) -> list[tuple[int, int, str]]:
+            return [(d.start, d.end, d.entity_type) for d in engine.analyze(text, threshold=THRESHOLD)]
+
+        def presidio(threshold: float, entities: tuple[str, ...] = entities) -> Any:
+            base = theirs(threshold)
+            return lambda text: [p for p in base(text) if p[2] in entities]
+
+        rows.extend(
+            _entity_rows(
+                f"own set, {split}", entities, _score(corpus, ours, entities), _score(corpus, presidio(0.0), entities),
+                _score(corpus, presidio(THRESHOLD), entities),
+            )
+        )  # fmt: skip
+        negatives = flagged = 0
+        for s in part:
+            dets = engine.analyze(s.text, threshold=THRESHOLD)
+            for a, b, _ in s.negatives:
+                negatives += 1
+                flagged += any(d.start < b and a < d.end for d in dets)
+        rows.append(
+            row(
+                f"own set, {split}: hard negatives flagged ({flagged} of {negatives}: IDs, versions, ISBNs, docs links, dates, common words)",
+                100 * flagged / negatives,
+                "%",
+                target="<= 3%",
+                met=100 * flagged / negatives <= 3,
+                issue=NAMES_ISSUE,
+            )
+        )
+    return rows
+
+
+def _end_to_end_rows() -> list[Row]:
+    """PII values that reach the loopback provider through @guarded_llm(pii="redact"), per split."""
+    from benchmarks.pii_eval import SPLITS, build
+    from guardfn import guarded_llm
+    from guardfn.testing import FakeLLMServer
+
+    samples = build(per_template=10, seed=1818)
+    rows: list[Row] = []
+    with FakeLLMServer() as server:
+
+        @guarded_llm(
+            model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: "sk-bench-0000000000",
+            pii="redact", injection="off", secrets="off", audit=False,
+        )  # fmt: skip
+        def ask(prompt: str) -> str:
+            return prompt
+
+        for split in SPLITS:
+            values = leaked = 0
+            by_type: Counter[str] = Counter()
+            for s in (s for s in samples if s.split == split):
+                before = len(server.requests)
+                ask(s.text)
+                sent = json.dumps([r.body for r in server.requests[before:]], ensure_ascii=False)
+                for a, b, t in s.gold:
+                    values += 1
+                    value = s.text[a:b]
+                    if value in sent or json.dumps(value, ensure_ascii=False)[1:-1] in sent:
+                        leaked += 1
+                        by_type[t] += 1
+            detail = ", ".join(f"{t} {n}" for t, n in sorted(by_type.items())) or "none"
+            rows.append(
+                row(
+                    f"end to end, own set {split}: PII values reaching the provider ({leaked} of {values}; {detail})",
+                    100 * leaked / values,
+                    "%",
+                    target="<= 3%" if split == "validation" else "",
+                    met=(100 * leaked / values <= 3) if split == "validation" else None,
+                    issue=NAMES_ISSUE,
+                )
+            )
+    return rows
+
+
+def _lexicon_load_ms() -> tuple[float, float]:
+    """First use of the name lists in a fresh interpreter that has imported guardfn (as a caller has):
+    (wall ms, CPU ms), the best of three runs each."""
+    code = (
+        "import guardfn, time; t = time.perf_counter(); c = time.process_time(); "
+        "from guardfn.pii.lexicon import lexicon; lexicon(); "
+        "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)"
+    )
+    runs = [
+        tuple(map(float, subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()))
+        for _ in range(3)
+    ]
+    return min(r[0] for r in runs), min(r[1] for r in runs)
 
 
 if __name__ == "__main__":

@@ -137,11 +137,39 @@ def test_missing_ner_model_warns_once_naming_entities(engine: PIIEngine, monkeyp
     if engine.ner_entities:
         pytest.skip("a spaCy NER model is installed here")
     monkeypatch.setattr(engine_mod, "_missing_warned", False)
-    with pytest.warns(OfflineFallbackWarning, match="PERSON") as record:
-        engine.analyze("Alice lives in Paris", ["PERSON", "EMAIL_ADDRESS"])
-        engine.analyze("Alice lives in Paris", ["PERSON", "LOCATION"])
+    with pytest.warns(OfflineFallbackWarning, match="NRP") as record:
+        engine.analyze("Alice lives in Paris", ["NRP", "EMAIL_ADDRESS"])
+        engine.analyze("Alice lives in Paris", ["NRP", "PERSON"])
     assert len([w for w in record if issubclass(w.category, OfflineFallbackWarning)]) == 1
     assert "GUARDFN_SPACY_MODEL" in str(record[0].message)
+    # names and places need no model
+    got = [
+        (d.entity_type, "Alice lives in Paris"[d.start : d.end])
+        for d in engine.analyze("Alice lives in Paris", ["PERSON", "LOCATION"])
+    ]
+    assert got == [("PERSON", "Alice"), ("LOCATION", "Paris")]
+
+
+def test_pattern_types_win_over_overlapping_ner_spans(ner_model_dir: Path) -> None:
+    """A validated phone number stays a phone number when the model calls the same span a PERSON."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "PERSON", "pattern": "415-555-2671 today"}])  # type: ignore[attr-defined]
+    path = ner_model_dir.parent / "ruler-phone"
+    nlp.to_disk(path)
+    engine = PIIEngine(str(path))
+    text = "Call me at 415-555-2671 today"
+    got = [(d.entity_type, text[d.start : d.end]) for d in engine.analyze(text)]
+    assert got == [("PHONE_NUMBER", "415-555-2671 today")]  # one span, the validated type
+
+
+def test_merge_keeps_the_pattern_type_whatever_the_scores() -> None:
+    from guardfn.pii.engine import Detection, merge_overlaps
+
+    merged = merge_overlaps([Detection("PERSON", 0, 12, 0.95), Detection("PHONE_NUMBER", 3, 15, 0.75)])
+    assert merged == [Detection("PHONE_NUMBER", 0, 15, 0.95)]
 
 
 def test_configured_model_that_is_not_installed_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -273,7 +301,7 @@ _TEXTS = st.lists(st.one_of(_FRAGMENTS, st.text(alphabet="0123456789 -.()+x:abcZ
 def test_fast_phone_recognizer_finds_what_presidios_finds(text: str) -> None:
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-    from guardfn.pii.recognizers import FastPhoneRecognizer
+    from guardfn.pii.phones import FastPhoneRecognizer
 
     fast = {(r.start, r.end) for r in _fast_phone().analyze(text, ["PHONE_NUMBER"])}
     slow = {(r.start, r.end) for r in _presidio_phone().analyze(text, ["PHONE_NUMBER"])}
@@ -286,15 +314,17 @@ def test_fast_phone_recognizer_finds_what_presidios_finds(text: str) -> None:
 @example(text="2000-04-16 11:34:35 phone ١٢٣٤٥٦٧٨٩٠")  # the context word lies between two candidates
 def test_prefilter_and_phone_shortcuts_change_no_result(engine: PIIEngine, text: str) -> None:
     fast = engine.analyze(text, PATTERN_ENTITIES)
-    plain = _unfiltered(engine).analyze(text, PATTERN_ENTITIES)
-    assert [(d.start, d.end) for d in fast] == [(d.start, d.end) for d in plain]
+    plain = _unfiltered(engine).analyze(text, PATTERN_ENTITIES)  # Presidio's own context enhancer too
+    assert [(d.entity_type, d.start, d.end, round(d.score, 9)) for d in fast] == [
+        (d.entity_type, d.start, d.end, round(d.score, 9)) for d in plain
+    ]
 
 
 _cache: dict[str, object] = {}
 
 
 def _fast_phone():  # type: ignore[no-untyped-def]
-    from guardfn.pii.recognizers import FastPhoneRecognizer
+    from guardfn.pii.phones import FastPhoneRecognizer
 
     return _cache.setdefault("fast", FastPhoneRecognizer())
 
@@ -312,17 +342,18 @@ def _unfiltered(engine: PIIEngine) -> PIIEngine:
 
         class Plain(PhoneRecognizer):  # Presidio's phone recognizer, plus guardfn's strong-format mark
             def analyze(self, text, entities, nlp_artifacts=None):  # type: ignore[no-untyped-def]
-                from guardfn.pii import recognizers as r
+                from guardfn.pii import phones as r
 
                 results = super().analyze(text, entities, nlp_artifacts)
                 for res in results:
                     match = _Match(text, res.start, res.end)
-                    if match.number is not None and r._is_strong_format(match):  # type: ignore[arg-type]
+                    if match.number is not None and r.is_strong_format(match):  # type: ignore[arg-type]
                         res.recognition_metadata[r.STRONG_PHONE_KEY] = True
                 return results
 
         plain = PIIEngine(None)
-        plain._triggers = lambda text: set(PATTERN_ENTITIES)  # type: ignore[assignment,method-assign]
+        every = set(plain._triggers.names)
+        plain._triggers = lambda text: every  # type: ignore[assignment,method-assign]
         plain._recognizers["PHONE_NUMBER"] = Plain()
         plain._by_id[plain._recognizers["PHONE_NUMBER"].id] = plain._recognizers["PHONE_NUMBER"]
         plain.shortcuts = False
@@ -348,20 +379,27 @@ class _Match:
 
 _WORDS = st.sampled_from(
     ["call", "calls", "phone", "number", "the", "a", "is", "me", "at", "on", "my", "ssn", "us", "be", "'s", ":",
-     "-", ",", "(", "415", "555-2671", "İstanbul", "x", "\n", "  ", "cellphone", "mobile", "of", "and"]
+     "-", ",", "(", "415", "555-2671", "İstanbul", "x", "\n", "  ", "cellphone", "mobile", "of", "and", "'",
+     "'call", "x'phone", "+", "phones", "_", "١٢"]
 )  # fmt: skip
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(words=st.lists(_WORDS, min_size=1, max_size=30), spaces=st.lists(st.booleans(), min_size=30, max_size=30))
 def test_nearby_context_check_agrees_with_presidios_walk(words: list[str], spaces: list[bool]) -> None:
-    from guardfn.pii.recognizers import RequestContext, fast_artifacts
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    from guardfn.pii.context import CONTEXT_PREFIX_COUNT, RequestContext, fast_artifacts
 
     text = "".join(w + (" " if sp else "") for w, sp in zip(words, spaces, strict=False))
     context = ["phone", "number", "call", "cellphone", "mobile"]
+    artifacts = fast_artifacts(text)
+    presidio = LemmaContextAwareEnhancer(context_prefix_count=CONTEXT_PREFIX_COUNT, context_suffix_count=0)
     for start in range(len(text)):
         if text[start].isspace():
             continue  # a match never starts on a space
-        nearby = RequestContext(text, 0.7).has_context(start, context)
-        full = RequestContext(text, 0.7, fast_artifacts(text)).has_context(start, context)
-        assert nearby == full, (text, start)
+        walked = presidio._extract_surrounding_words(artifacts, text[start], start)
+        expected = next((w for w in context if w in walked), "")
+        nearby = RequestContext(text, 0.7).supportive_word(start, context)
+        full = RequestContext(text, 0.7, fast_artifacts(text)).supportive_word(start, context)
+        assert nearby == full == expected, (text, start)

@@ -14,16 +14,9 @@ pytest.importorskip("presidio_analyzer")
 import re2
 import regex
 
-from guardfn.pii.recognizers import (
-    LEAN_TRIGGERS,
-    TRIGGERS,
-    WEAK_PATTERN_SCORE,
-    RequestContext,
-    _chain_gap,
-    _may_chain,
-    build_pattern_recognizers,
-    fast_artifacts,
-)
+from guardfn.pii.context import RequestContext, fast_artifacts
+from guardfn.pii.phones import _chain_gap, _may_chain
+from guardfn.pii.recognizers import FAMILIES, LEAN_TRIGGERS, TRIGGERS, WEAK_PATTERN_SCORE, build_pattern_recognizers
 
 EXAMPLES = int(os.environ.get("GUARDFN_PII_EXAMPLES", "120"))
 
@@ -105,6 +98,24 @@ _TRICKY = [
 ]  # fmt: skip
 
 
+def _family_patterns() -> list[tuple[str, str, str, int]]:
+    recognizers = build_pattern_recognizers()
+    out = []
+    for family, (entity, names, _) in FAMILIES.items():
+        recognizer = recognizers[entity]
+        for pattern in recognizer.patterns:  # type: ignore[attr-defined]
+            if pattern.name in names:
+                out.append((family, pattern.name, pattern.regex, recognizer.global_regex_flags))
+    return out
+
+
+@pytest.mark.parametrize(("family", "name", "pattern", "flags"), _family_patterns())
+def test_every_string_a_family_pattern_matches_fires_its_family_trigger(
+    family: str, name: str, pattern: str, flags: int
+) -> None:
+    _check_trigger(FAMILIES[family][2], pattern, flags)
+
+
 @pytest.mark.parametrize(("entity", "name", "pattern", "flags"), _patterns(strong_only=False))
 def test_triggers_fire_around_unicode_word_characters(entity: str, name: str, pattern: str, flags: int) -> None:
     presidio = regex.compile(pattern, flags=flags)
@@ -134,3 +145,53 @@ def test_email_recognizer_on_chunks_finds_what_it_finds_on_the_whole_text(pieces
     chunked = recognizer.analyze(text, ["EMAIL_ADDRESS"])
     whole = PatternRecognizer.analyze(recognizer, text, ["EMAIL_ADDRESS"])
     assert sorted((r.start, r.end, r.score) for r in chunked) == sorted((r.start, r.end, r.score) for r in whole)
+
+
+_OFFLINE_PIECES = st.sampled_from(
+    ["DOB", "dob:", "Date of birth", "born on", "born in", "BİRTH", "d.o.b.", "04/12/1987", "1987-04-12", "March 3, 1990",
+     "1979", "lİcense", "lıcense", "driver's lİcense:", "driving lıcence no.", "LICENCE", "DL#", "DLN", "d.l.", "D1234567", "S530-4128-6754", "123 456 789",
+     "linkedin.com/in/jane-doe", "github.com/janedoe", "janedoe.github.io", "x.İo/@jane", "example.org/~ann",
+     "https://", "/@", "Hi", "hi", "Dear", "thanks", "name is", "I'm", "sarah", "Sarah", "ſ", "\u212a", "é", " ", "\n",
+     ",", ":", ".", "_"]
+)  # fmt: skip
+
+
+@settings(max_examples=EXAMPLES * 2, deadline=None)
+@given(pieces=st.lists(_OFFLINE_PIECES, max_size=10), seps=st.lists(st.sampled_from(["", " ", "\n", ": "]), min_size=10, max_size=10))
+def test_offline_gates_never_skip_a_finding(pieces: list[str], seps: list[str]) -> None:
+    from guardfn.pii.engine import find_offline, offline_triggers
+
+    text = "".join(p + s for p, s in zip(pieces, seps, strict=False))
+    gates = {name: re2.compile(pattern) for name, pattern in offline_triggers().items()}
+    fired = {name for name, gate in gates.items() if gate.search(text)}
+    entities = ["PERSON", "LOCATION", "DATE_OF_BIRTH", "URL", "US_DRIVER_LICENSE"]
+    assert find_offline(text, entities, 0.0, fired) == find_offline(text, entities, 0.0), text
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None)
+@given(text=st.text(alphabet="0123456789١٢３ ()[]（［+＋-./x~:ext;#a\n", max_size=40))
+def test_phone_candidates_are_the_ones_phonenumbers_pattern_finds(text: str) -> None:
+    from guardfn.pii.phones import PHONE_CANDIDATE, phone_candidates
+
+    assert [m.span() for m in phone_candidates(text)] == [m.span() for m in PHONE_CANDIDATE.finditer(text)]
+
+
+_NAME_WORDS = st.sampled_from(
+    ["Hi", "hi", "Dear", "Thanks,", "Name:", "name=", "by", "signed", "to", "assigned", "in", "moved", "from", "with",
+     "Maria", "Lopez", "Paris", "the", "\n", "\n\n", ", ", ": ", "'", "don't", "İ", "o'brien's", "=", "-", "Regards"]
+)  # fmt: skip
+
+
+@settings(max_examples=EXAMPLES * 2, deadline=None)
+@given(words=st.lists(_NAME_WORDS, max_size=14), seps=st.lists(st.sampled_from([" ", "", "\n", "  "]), min_size=14, max_size=14))
+def test_name_context_read_in_place_equals_the_one_read_from_a_slice(words: list[str], seps: list[str]) -> None:
+    from guardfn.pii.name_context import read_context as _context
+
+    text = "".join(w + s for w, s in zip(words, seps, strict=False)) + "Ann"
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        return  # the engine reads from a slice then, as the reference does
+    reversed_lower = lowered[::-1]
+    for start in range(len(text) + 1):
+        fast, plain = _context(text, start, reversed_lower), _context(text, start)
+        assert [getattr(fast, k) for k in fast.__slots__] == [getattr(plain, k) for k in plain.__slots__], (text, start)

@@ -13,7 +13,7 @@ pytest.importorskip("presidio_analyzer")
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberMatcher, PhoneNumberType
 
-from guardfn.pii.recognizers import FastPhoneRecognizer, _digit_groups, _has_plus, _RegionGate
+from guardfn.pii.phones import FastPhoneRecognizer, RegionGate, _digit_groups, _has_plus
 
 EXAMPLES = int(os.environ.get("GUARDFN_PII_EXAMPLES", "120"))
 
@@ -31,7 +31,7 @@ TYPES = (
 )
 FORMATS = (PhoneNumberFormat.NATIONAL, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164)
 
-_GATES = {region: _RegionGate(region) for region in REGIONS}
+_GATES = {region: RegionGate(region) for region in REGIONS}
 
 
 @st.composite
@@ -87,7 +87,7 @@ def test_national_format_without_required_prefix_is_rejected() -> None:
     assert not list(PhoneNumberMatcher("30 1234567", "DE"))
     assert not de.admits(["30", "1234567"])
     # With POSSIBLE leniency the prefix is not checked: the gate must not use the rule then.
-    assert _RegionGate("DE", prefix_rule=False).admits(["30", "1234567"])
+    assert RegionGate("DE", prefix_rule=False).admits(["30", "1234567"])
 
 
 def test_prefix_rule_follows_the_recognizers_leniency() -> None:

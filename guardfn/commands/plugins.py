@@ -18,7 +18,11 @@ def plugins(as_json: bool) -> None:
 
     infos = plugin_infos()
     if as_json:
-        click.echo(json.dumps([dataclasses.asdict(info) for info in infos], indent=2))
+        rows = [dataclasses.asdict(info) for info in infos]
+        for row in rows:
+            if row["name"] == "pii":
+                row["pii_entities"] = _pii_coverage()
+        click.echo(json.dumps(rows, indent=2))
         return
     for info in infos:
         origin = info.source
@@ -28,3 +32,13 @@ def plugins(as_json: bool) -> None:
         if info.disabled:
             hooks = "DISABLED by GUARDFN_DISABLE_PLUGINS" + (f" ({hooks})" if hooks else "")
         click.echo(f"{info.name:<18} {origin:<36} {hooks}")
+        if info.name == "pii":
+            for entity, recognizers in _pii_coverage().items():
+                click.echo(f"{'':<18} {entity:<36} {', '.join(recognizers) or '- (not detectable: see docs/pii.md)'}")
+
+
+def _pii_coverage() -> dict[str, list[str]]:
+    """Each PII entity type and the installed recognizers that detect it (empty: none)."""
+    from guardfn.pii.coverage import coverage
+
+    return coverage()

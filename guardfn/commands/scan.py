@@ -146,7 +146,17 @@ def _report(call: Any, error: Any, blocked: bool) -> dict[str, Any]:
         ],
         "changes": [{"stage": c.stage, "target": c.target, "count": c.count} for c in call.changes],
         "messages": sent,
+        "pii_entities": _pii_entities(call.settings),
     }
+
+
+def _pii_entities(settings: Any) -> dict[str, list[str]] | None:
+    """With PII detection on: each active entity and the recognizers that detect it."""
+    if settings.pii == "off":
+        return None
+    from guardfn.pii.coverage import active
+
+    return active(settings.pii_entities)
 
 
 def _show(report: dict[str, Any]) -> None:
@@ -165,6 +175,10 @@ def _show(report: dict[str, Any]) -> None:
             what = f["rule"] or f["kind"]
             mark = "  blocked" if f["blocked"] else ""
             click.echo(f"  {f['stage']:<14} {what:<40} x{f['count']}{mark}")
+    if report["pii_entities"]:
+        click.echo("pii entities:")
+        for entity, recognizers in report["pii_entities"].items():
+            click.echo(f"  {entity:<18} {', '.join(recognizers) or '- (not detectable with what is installed)'}")
     if report["changes"]:
         click.echo("changes:")
         for c in report["changes"]:

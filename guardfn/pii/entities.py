@@ -21,11 +21,24 @@ PATTERN_ENTITIES: tuple[str, ...] = (
 )
 """Entities found by Presidio's pattern recognizers (regex plus validators); always available."""
 
-NER_ENTITIES: tuple[str, ...] = ("PERSON", "LOCATION", "NRP")
-"""Entities found by spaCy named-entity recognition; available only when a model is installed."""
+CONTEXT_ENTITIES: tuple[str, ...] = ("DATE_OF_BIRTH", "URL")
+"""Entities found by guardfn's own offline recognizers from context: a date after a birth label,
+a profile or social link (:mod:`guardfn.pii.dates`, :mod:`guardfn.pii.urls`); always available."""
 
-ALL_ENTITIES: tuple[str, ...] = PATTERN_ENTITIES + NER_ENTITIES
+NER_ENTITIES: tuple[str, ...] = ("PERSON", "LOCATION", "NRP")
+"""Entities a spaCy named-entity model finds (when one is installed)."""
+
+NAME_ENTITIES: tuple[str, ...] = ("PERSON", "LOCATION")
+"""NER entities guardfn also finds without a model (name lists, gazetteer, context: :mod:`guardfn.pii.names`)."""
+
+MODEL_ONLY_ENTITIES: tuple[str, ...] = ("NRP",)
+"""Entities only a spaCy model can find."""
+
+ALL_ENTITIES: tuple[str, ...] = PATTERN_ENTITIES + CONTEXT_ENTITIES + NER_ENTITIES
 """Every entity type ``pii_entities`` may name."""
+
+OFFLINE_ENTITIES: tuple[str, ...] = PATTERN_ENTITIES + CONTEXT_ENTITIES + NAME_ENTITIES
+"""What the engine detects with the default install (Presidio, no spaCy model)."""
 
 SPACY_MODEL_ENV = "GUARDFN_SPACY_MODEL"
 """Environment variable naming the spaCy model (a package name or a path) used for NER."""

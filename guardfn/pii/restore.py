@@ -6,7 +6,6 @@ invented (``<EMAIL_ADDRESS_7>`` when only ``_1`` was issued) is left as it is.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,7 +58,9 @@ def _restore(value: Any, vault: Mapping[str, str], depth: int) -> Any:
         extra = getattr(value, "__pydantic_extra__", None) or {}
         update.update({name: _restore(v, vault, nxt) for name, v in extra.items()})
         return value.model_copy(update=update)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
+        import dataclasses  # only for dataclass instances: importing it costs more than the rest of this module
+
         fields = dataclasses.fields(value)
         changes = {f.name: _restore(getattr(value, f.name), vault, nxt) for f in fields if f.init}
         copy = dataclasses.replace(value, **changes)

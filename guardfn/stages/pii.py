@@ -41,7 +41,8 @@ _ENABLE_HINT = "install guardfn[pii] (presidio-analyzer, spacy), or set pii='off
 
 @hookimpl
 def guardfn_configure(settings: Settings) -> None:
-    """Runs when a guarded function's settings are built: rejects unknown entity names and bad allow patterns."""
+    """Runs when a guarded function's settings are built: rejects unknown entity names, entities
+    nothing installed can detect (with PII detection on), and bad allow patterns."""
     if settings.pii_entities is not None:
         unknown = unknown_entities(settings.pii_entities)
         if unknown:
@@ -50,6 +51,19 @@ def guardfn_configure(settings: Settings) -> None:
                 stage=NAME,
                 hint="see guardfn.pii.ALL_ENTITIES",
             )
+        if settings.pii != "off":
+            from guardfn.pii.coverage import presidio_installed, undetectable
+
+            missing = undetectable(settings.pii_entities)
+            if missing:
+                raise ConfigurationError(
+                    f"pii_entities names entity type(s) nothing installed can detect: {', '.join(missing)}",
+                    stage=NAME,
+                    hint=_ENABLE_HINT
+                    if not presidio_installed()
+                    else "install a spaCy English model with NER (e.g. en_core_web_sm) and set GUARDFN_SPACY_MODEL, "
+                    "or leave these out of pii_entities; `guardfn plugins` lists what is detected",
+                )
     for index, pattern in enumerate(settings.pii_allow_patterns):
         try:
             re.compile(pattern)
