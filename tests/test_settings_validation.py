@@ -145,3 +145,14 @@ def test_configure_with_a_literal_key_masks_it_too() -> None:
     with pytest.warns(guardfn.HardcodedKeyWarning):
         guardfn.configure(api_key=KEY)
     assert KEY not in repr(settings_mod.global_defaults())
+
+
+def test_pii_without_the_pii_extra_names_the_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from guardfn import extras
+
+    monkeypatch.setitem(extras.EXTRAS, "pii", ("guardfn_no_such_module",))
+    with pytest.raises(ConfigurationError, match=r'pip install "guardfn\[pii\]"'):
+
+        @guarded_llm(model="gpt-4o-mini", api_key=lambda: KEY, pii="redact")
+        def ask(q: str) -> str:
+            return q

@@ -25,6 +25,7 @@ import re
 from collections import Counter
 from typing import Any
 
+from guardfn import extras
 from guardfn.call import Call, Finding, Response, TextRef, ToolRequest
 from guardfn.errors import ConfigurationError, GuardError, PIIDetected, PIIEngineUnavailable
 from guardfn.hookspecs import hookimpl
@@ -43,6 +44,8 @@ _ENABLE_HINT = "install guardfn[pii] (presidio-analyzer, spacy), or set pii='off
 def guardfn_configure(settings: Settings) -> None:
     """Runs when a guarded function's settings are built: rejects unknown entity names, entities
     nothing installed can detect (with PII detection on), and bad allow patterns."""
+    if settings.pii != "off":
+        extras.require("pii", f"pii={settings.pii!r}", NAME)  # refused when decorated, never sent unredacted
     if settings.pii_entities is not None:
         unknown = unknown_entities(settings.pii_entities)
         if unknown:
