@@ -81,6 +81,18 @@ class LimitSpec:
     scope: Literal["user", "global"] = "user"
 
 
+UNITS: dict[Kind, float] = {"requests": 1.0, "tokens": 1.0, "usd": 1e9}
+"""Integer units a store may count each kind in (Redis does: whole requests and tokens, nano-USD)."""
+
+
+def kind_of(name: str) -> Kind:
+    """What a limit counts, from its name (``"tokens_per_day"``, ``"global.usd_per_month"``)."""
+    kind = name.rpartition(".")[2].partition("_per_")[0]
+    if kind not in ALLOWED:
+        raise ValueError(f"not a limit name: {name!r}")
+    return kind  # type: ignore[return-value]
+
+
 def limit_names() -> list[str]:
     """Every accepted limit name."""
     return [f"{kind}_per_{unit}" for kind in KINDS for unit in ALLOWED[kind]]

@@ -266,11 +266,16 @@ def test_settle_may_exceed_the_reservation_and_then_refuses_until_it_drains(stor
 
 
 def test_reserve_reports_each_limits_usage_before_the_reservation(store: Store) -> None:
-    requests, tokens = _key("requests_per_day"), _key("tokens_per_day")
-    claims = [Claim(requests, "requests_per_day", 86400.0, 10, 1.0), Claim(tokens, "tokens_per_day", 86400.0, 1000, 250.5)]
+    requests, usd = _key("requests_per_day"), _key("usd_per_day")
+    claims = [Claim(requests, "requests_per_day", 86400.0, 10, 1.0), Claim(usd, "usd_per_day", 86400.0, 0.05, 0.0125)]
     usage: list[float] = []
     assert store.reserve(claims, T0, usage) is None and usage == [0.0, 0.0]
-    assert store.reserve(claims, T0 + 1, usage) is None and usage == [1.0, 250.5]
+    assert store.reserve(claims, T0 + 1, usage) is None and usage == pytest.approx([1.0, 0.0125], abs=1e-9)
+    assert store.reserve(claims, T0 + 2, usage) is None and usage == pytest.approx([2.0, 0.025], abs=1e-9)
+    assert store.reserve(claims, T0 + 3, usage) is None and usage == pytest.approx([3.0, 0.0375], abs=1e-9)  # all 0.05
+    assert store.settle(claims[1:], T0, [0.01], T0 + 4) == pytest.approx([0.0475], abs=1e-9)
+    denied = store.reserve(claims, T0 + 4)
+    assert denied is not None and denied.usage == pytest.approx(0.0475, abs=1e-9)
 
 
 def test_settle_after_the_bucket_left_is_a_no_op(store: Store) -> None:

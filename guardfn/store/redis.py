@@ -2,12 +2,14 @@
 
 Each log is one hash: field ``t`` holds the running total, ``o`` the oldest bucket
 present, and one field per bucket (its number) its amount; at most 121 buckets, so
-Redis keeps it in its compact listpack form. A reservation is one Lua script (EVALSHA)
-over the hashes of all the call's limits: per limit it reads ``t`` and ``o``, and only
-when the window edge has passed ``o`` does it drop the old buckets and recompute the
-total from the rest (each bucket once); it checks every limit, then adds the amounts
-(``HINCRBYFLOAT`` of the bucket and of ``t``) and sets the key's expiry when it opened
-a new bucket. Settle and release are one script each way too (the same one: add a
+Redis keeps it in its compact listpack form. Amounts are integers (requests, tokens,
+and USD in nano-dollars, :data:`guardfn.limits.UNITS`: reservations rounded up), so
+the script adds with ``HINCRBY`` and totals never drift. A reservation is one Lua
+script (EVALSHA) over the hashes of all the call's limits: per limit it reads ``t`` and
+``o``, and only when the window edge has passed ``o`` does it drop the old buckets and
+recompute the total from the rest (each bucket once); it checks every limit, then adds
+the amounts (to the bucket and to ``t``) and extends the key's expiry when it opened a
+new bucket. It answers a bare ``0`` unless the caller asked for each limit's usage. Settle and release are one script each way too (the same one: add a
 difference to the reservation's bucket if it still counts) and settle returns every
 limit's usage afterwards. A refusal names the bucket whose leaving frees enough room,
 so it is one round trip as well and returns no log.
@@ -31,62 +33,59 @@ from collections.abc import Generator
 from typing import Any
 
 from guardfn.errors import StoreUnavailable
-from guardfn.limits import bucket_of, leaves_at, oldest_live
+from guardfn.limits import UNITS, bucket_of, kind_of, leaves_at, oldest_live
 from guardfn.loops import loop_bound
 from guardfn.store import Claim, Denied, clamp_retry, redacted_url
 
 GRACE_MS = 60_000
 """A log's key outlives its newest bucket by this long (milliseconds)."""
 
-LIVE = """
-local function live(h, lo)
-  -- prune the buckets older than lo; returns the live total and the oldest bucket (nil: empty)
-  local v = redis.call('HMGET', h, 't', 'o')
-  local total, o = tonumber(v[1]) or 0, tonumber(v[2])
-  if o and o < lo then
-    local all = redis.call('HGETALL', h)
-    local gone, low = {}, nil
-    total = 0
-    for j = 1, #all, 2 do
-      local f = all[j]
-      if f ~= 't' and f ~= 'o' then
-        local s = tonumber(f)
-        if s < lo then
-          gone[#gone + 1] = f
-        else
-          total = total + tonumber(all[j + 1])
-          if not low or s < low then low = s end
-        end
+PRUNE = """
+local function prune(h, lo)
+  -- drop the buckets older than lo; recompute the total and the oldest bucket from the rest
+  local all = redis.call('HGETALL', h)
+  local gone, total, low = {}, 0, nil
+  for j = 1, #all, 2 do
+    local f = all[j]
+    if f ~= 't' and f ~= 'o' then
+      local s = tonumber(f)
+      if s < lo then
+        gone[#gone + 1] = f
+      else
+        total = total + tonumber(all[j + 1])
+        if not low or s < low then low = s end
       end
     end
-    if not low then
-      redis.call('DEL', h)
-      return 0, nil
-    end
-    if #gone > 0 then redis.call('HDEL', h, unpack(gone)) end
-    redis.call('HSET', h, 't', string.format('%.17g', total), 'o', low)
-    o = low
   end
-  return total, o
+  if not low then
+    redis.call('DEL', h)
+    return 0, nil
+  end
+  if #gone > 0 then redis.call('HDEL', h, unpack(gone)) end
+  redis.call('HSET', h, 't', total, 'o', low)
+  return total, low
 end
 """
 
 RESERVE = (
-    LIVE
+    PRUNE
     + """
--- KEYS: one hash per limit; ARGV per limit: bucket, oldest live bucket, capacity, amount, ttl (ms)
-local n = #KEYS
-local used, olds = {0}, {}
+-- KEYS: one hash per limit. ARGV[1]: '1' to return each limit's usage before the reservation;
+-- then per limit: bucket, oldest live bucket, capacity, amount (integer units), ttl (ms)
+local n, olds, used = #KEYS, {}, {0}
 for i = 1, n do
-  local b = 5 * (i - 1)
-  local lo, cap, amt = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  local total, o = live(KEYS[i], lo)
+  local b = 1 + 5 * (i - 1)
+  local h = KEYS[i]
+  local v = redis.call('HMGET', h, 't', 'o')
+  local total, o = tonumber(v[1]) or 0, tonumber(v[2])
+  if o and o < tonumber(ARGV[b + 2]) then total, o = prune(h, tonumber(ARGV[b + 2])) end
+  local amt, cap = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 3])
   if total < 0 then total = 0 end
-  if total + amt > cap + 1e-9 then
-    local frees = '-1'  -- this call alone is larger than the limit
-    if amt <= cap + 1e-9 then
-      frees = '-2'  -- no bucket frees enough (rounding): a window
-      local need, all, slots = total + amt - cap, redis.call('HGETALL', KEYS[i]), {}
+  if total + amt > cap then
+    local frees = -1  -- this call alone is larger than the limit
+    if amt <= cap then
+      frees = -2  -- no bucket frees enough: a window
+      local need, all, slots = total + amt - cap, redis.call('HGETALL', h), {}
       for j = 1, #all, 2 do
         if all[j] ~= 't' and all[j] ~= 'o' then slots[#slots + 1] = {tonumber(all[j]), tonumber(all[j + 1])} end
       end
@@ -94,47 +93,49 @@ for i = 1, n do
       local freed = 0
       for _, e in ipairs(slots) do
         freed = freed + e[2]
-        if freed >= need - 1e-9 then
-          frees = string.format('%d', e[1])
+        if freed >= need then
+          frees = e[1]
           break
         end
       end
     end
-    return {i, string.format('%.17g', total), frees}
+    return {i, total, frees}
   end
-  used[i + 1] = string.format('%.17g', total)
   olds[i] = o
+  used[i + 1] = total
 end
 for i = 1, n do
-  local b = 5 * (i - 1)
+  local b = 1 + 5 * (i - 1)
   local h, s, amt = KEYS[i], ARGV[b + 1], ARGV[b + 4]
-  local after = tonumber(redis.call('HINCRBYFLOAT', h, s, amt))
-  redis.call('HINCRBYFLOAT', h, 't', amt)
-  if not olds[i] or tonumber(s) < olds[i] then redis.call('HSET', h, 'o', s) end
-  if after == tonumber(amt) then  -- a new bucket: the key lives until it leaves (never shortened)
+  if redis.call('HINCRBY', h, s, amt) == tonumber(amt) then  -- a new bucket
+    if not olds[i] or tonumber(s) < olds[i] then redis.call('HSET', h, 'o', s) end
     local ttl = tonumber(ARGV[b + 5])
-    if redis.call('PTTL', h) < ttl then redis.call('PEXPIRE', h, ttl) end
+    if redis.call('PTTL', h) < ttl then redis.call('PEXPIRE', h, ttl) end  -- never shortened
   end
+  redis.call('HINCRBY', h, 't', amt)
 end
-return used  -- {0, usage of each limit before this reservation}
+if ARGV[1] == '1' then return used end  -- {0, usage of each limit before this reservation}
+return 0
 """
 )
 
 ADJUST = (
-    LIVE
+    PRUNE
     + """
 -- KEYS: one hash per limit; ARGV per limit: bucket of the reservation, oldest live bucket, difference
 local out = {}
 for i = 1, #KEYS do
   local b = 3 * (i - 1)
-  local h, s, delta = KEYS[i], ARGV[b + 1], tonumber(ARGV[b + 3])
-  local total, o = live(h, tonumber(ARGV[b + 2]))
-  if delta ~= 0 and o and redis.call('HEXISTS', h, s) == 1 then
-    redis.call('HINCRBYFLOAT', h, s, ARGV[b + 3])
-    total = tonumber(redis.call('HINCRBYFLOAT', h, 't', ARGV[b + 3]))
+  local h, s = KEYS[i], ARGV[b + 1]
+  local v = redis.call('HMGET', h, 't', 'o')
+  local total, o = tonumber(v[1]) or 0, tonumber(v[2])
+  if o and o < tonumber(ARGV[b + 2]) then total, o = prune(h, tonumber(ARGV[b + 2])) end
+  if o and ARGV[b + 3] ~= '0' and redis.call('HEXISTS', h, s) == 1 then
+    redis.call('HINCRBY', h, s, ARGV[b + 3])
+    total = redis.call('HINCRBY', h, 't', ARGV[b + 3])
   end
   if total < 0 then total = 0 end
-  out[i] = string.format('%.17g', total)
+  out[i] = total
 end
 return out  -- each limit's usage afterwards
 """
@@ -145,28 +146,44 @@ _GLOB = re.compile(r"([*?\[\]\\])")
 _TAG = re.compile(r"\{([^}]*)\}")
 
 
-def _reserve_args(claims: list[Claim], now: float) -> tuple[list[str], list[Any]]:
+def _scale(claim: Claim) -> float:
+    return UNITS[kind_of(claim.name)]
+
+
+def _units(amount: float, scale: float) -> int:
+    """``amount`` in whole units, rounded up (float noise below a thousandth of a unit ignored)."""
+    return math.ceil(amount * scale - 1e-3)
+
+
+def _reserve_args(claims: list[Claim], now: float, usage: bool = False) -> tuple[list[str], list[Any]]:
     keys: list[str] = []
-    args: list[Any] = []
+    args: list[Any] = ["1" if usage else "0"]
     for claim in claims:
+        scale = _scale(claim)
         slot = bucket_of(now, claim.window)
         ttl = max(1, math.ceil((leaves_at(slot, claim.window) - now) * 1000)) + GRACE_MS
         keys.append(claim.key)
-        args += (slot, oldest_live(now, claim.window), repr(claim.capacity), repr(claim.amount), ttl)
+        capacity = math.floor(claim.capacity * scale + 1e-3)
+        args += (slot, oldest_live(now, claim.window), capacity, _units(claim.amount, scale), ttl)
     return keys, args
 
 
-def _adjust_args(claims: list[Claim], at: float, deltas: list[float], now: float) -> tuple[list[str], list[Any]]:
+def _adjust_args(claims: list[Claim], at: float, targets: list[float | None], now: float) -> tuple[list[str], list[Any]]:
+    """Per claim: move its bucket of ``at`` from the reserved amount to ``target`` (``None``: to nothing)."""
     args: list[Any] = []
-    for claim, delta in zip(claims, deltas, strict=True):
-        args += (bucket_of(at, claim.window), oldest_live(now, claim.window), repr(delta))
+    for claim, target in zip(claims, targets, strict=True):
+        scale = _scale(claim)
+        after = 0 if target is None else round(target * scale)
+        args += (bucket_of(at, claim.window), oldest_live(now, claim.window), after - _units(claim.amount, scale))
     return [c.key for c in claims], args
 
 
 def _denied(claims: list[Claim], result: Any, now: float, usage: list[float] | None) -> Denied | None:
+    if not isinstance(result, list):
+        return None
     if int(result[0]) == 0:
         if usage is not None:
-            usage[:] = [float(u) for u in result[1:]]
+            usage[:] = [int(u) / _scale(c) for u, c in zip(result[1:], claims, strict=True)]
         return None
     index, used, frees = result
     claim = claims[int(index) - 1]
@@ -177,7 +194,7 @@ def _denied(claims: list[Claim], result: Any, now: float, usage: list[float] | N
         wait = claim.window
     else:
         wait = clamp_retry(leaves_at(slot, claim.window) - now)
-    return Denied(claim.name, float(used), claim.capacity, wait)
+    return Denied(claim.name, int(used) / _scale(claim), claim.capacity, wait)
 
 
 def subjects(claims: list[Claim]) -> list[list[Claim]]:
@@ -246,31 +263,31 @@ class RedisStore:
         try:
             for group in self._groups(claims):
                 seen: list[float] = []
-                keys, args = _reserve_args(group, now)
+                keys, args = _reserve_args(group, now, usage is not None)
                 denied = _denied(group, (yield ("reserve", keys, args)), now, seen)
                 if denied is not None:
                     if done:
-                        yield from self._adjust_plan(done, now, [-c.amount for c in done], now)
+                        yield from self._adjust_plan(done, now, [None] * len(done), now)
                     return denied
                 done += group
                 before += seen
         except StoreUnavailable:
             if done:
                 with contextlib.suppress(StoreUnavailable):
-                    yield from self._adjust_plan(done, now, [-c.amount for c in done], now)
+                    yield from self._adjust_plan(done, now, [None] * len(done), now)
             raise
         if usage is not None:
             usage[:] = before
         return None
 
-    def _adjust_plan(self, claims: list[Claim], at: float, deltas: list[float], now: float) -> Plan:
-        """Add ``deltas`` to the buckets of ``at``; each limit's usage afterwards."""
+    def _adjust_plan(self, claims: list[Claim], at: float, targets: list[float | None], now: float) -> Plan:
+        """Move the buckets of ``at`` to ``targets`` (``None``: release); each limit's usage afterwards."""
         totals: dict[str, float] = {}
-        by_key = dict(zip((c.key for c in claims), deltas, strict=True))
+        by_key = dict(zip((c.key for c in claims), targets, strict=True))
         for group in self._groups(claims):
             keys, args = _adjust_args(group, at, [by_key[c.key] for c in group], now)
             result = yield ("adjust", keys, args)
-            totals.update(zip(keys, (float(t) for t in result), strict=True))
+            totals.update((c.key, int(t) / _scale(c)) for c, t in zip(group, result, strict=True))
         return [totals[c.key] for c in claims]
 
     # --- sync ----------------------------------------------------------------------------
@@ -296,13 +313,13 @@ class RedisStore:
 
     def settle(self, claims: list[Claim], at: float, actual: list[float], now: float) -> list[float]:
         """Move each bucket of ``at`` from the reserved amount to the actual one (one EVALSHA); usage afterwards."""
-        deltas = [a - c.amount for c, a in zip(claims, actual, strict=True)]
-        return self._drive(self._adjust_plan(claims, at, deltas, now)) if claims else []
+        targets: list[float | None] = list(actual)
+        return self._drive(self._adjust_plan(claims, at, targets, now)) if claims else []
 
     def release(self, claims: list[Claim], at: float, now: float) -> None:
         """Take the amounts reserved at ``at`` back out of their buckets (one EVALSHA)."""
         if claims:
-            self._drive(self._adjust_plan(claims, at, [-c.amount for c in claims], now))
+            self._drive(self._adjust_plan(claims, at, [None] * len(claims), now))
 
     def buckets(self, key: str, window: float, now: float) -> list[tuple[float, float]]:
         """Live buckets, oldest first."""
@@ -311,8 +328,9 @@ class RedisStore:
         except Exception as exc:
             raise self._fail(exc) from None
         oldest = oldest_live(now, window)
-        live = sorted((int(f), float(a)) for f, a in fields.items() if f not in (b"t", b"o") and int(f) >= oldest)
-        return [(leaves_at(slot, window), amount) for slot, amount in live if amount > 1e-9]
+        scale = UNITS[kind_of(key.rpartition(":")[2])]
+        live = sorted((int(f), int(a)) for f, a in fields.items() if f not in (b"t", b"o") and int(f) >= oldest)
+        return [(leaves_at(slot, window), amount / scale) for slot, amount in live if amount > 0]
 
     def used(self, key: str, window: float, now: float) -> float:
         """The live total of one log."""
@@ -364,10 +382,10 @@ class RedisStore:
 
     async def asettle(self, claims: list[Claim], at: float, actual: list[float], now: float) -> list[float]:
         """Async :meth:`settle`."""
-        deltas = [a - c.amount for c, a in zip(claims, actual, strict=True)]
-        return await self._adrive(self._adjust_plan(claims, at, deltas, now)) if claims else []
+        targets: list[float | None] = list(actual)
+        return await self._adrive(self._adjust_plan(claims, at, targets, now)) if claims else []
 
     async def arelease(self, claims: list[Claim], at: float, now: float) -> None:
         """Async :meth:`release`."""
         if claims:
-            await self._adrive(self._adjust_plan(claims, at, [-c.amount for c in claims], now))
+            await self._adrive(self._adjust_plan(claims, at, [None] * len(claims), now))
