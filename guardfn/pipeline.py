@@ -8,7 +8,10 @@
 
 An :class:`Engine` is built once per guarded function (and again when
 ``guardfn.configure`` or the registered plugins change); a :class:`~guardfn.call.Call`
-is fresh per invocation. The engine walks each hook's implementations itself, in hook
+is fresh per invocation. A plugin (a stage module, or any plugin object) may declare
+``active(settings) -> bool``: when it answers ``False`` for a function's settings, the
+engine leaves that plugin's implementations out of the function's steps (it is still
+configured), so a control that is off costs nothing per call. The engine walks each hook's implementations itself, in hook
 order, so sync and async calls behave the same, every stage's time is recorded on
 ``call.spans``, and an exception is attributed to the plugin that raised it.
 """
@@ -71,6 +74,17 @@ REQUIRED_STAGES: dict[str, Callable[[Settings], bool]] = {
 }
 
 
+def _idle_plugins(settings: Settings, pm: pluggy.PluginManager, disabled: frozenset[str]) -> frozenset[str]:
+    """Plugins that declare, by an ``active(settings) -> bool`` attribute, that they have nothing
+    to do for these settings: their hook implementations are left out of this engine's steps."""
+    idle = set()
+    for name, plugin in pm.list_name_plugin():
+        active = getattr(plugin, "active", None)
+        if name is not None and name not in disabled and callable(active) and not active(settings):
+            idle.add(name)
+    return frozenset(idle)
+
+
 def outcome_of(error: BaseException | None) -> str:
     """``"ok"``, ``"blocked"`` (a control refused) or ``"failed"`` (anything else)."""
     if error is None:
@@ -99,8 +113,11 @@ class Engine:
                     hint=f"remove the {stage} options or enable the {stage!r} plugin",
                 )
         self.impls: dict[str, list[pluggy.HookImpl]] = {}
+        idle = _idle_plugins(settings, pm, disabled)
         for step in STEPS:
             impls = [i for i in reversed(getattr(pm.hook, step).get_hookimpls()) if i.plugin_name not in disabled]
+            if step != "guardfn_configure":  # an idle stage is still configured (it may validate its options)
+                impls = [i for i in impls if i.plugin_name not in idle]
             for impl in impls:
                 if impl.hookwrapper or impl.wrapper:
                     raise ConfigurationError(
