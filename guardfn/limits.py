@@ -49,6 +49,7 @@ consumes nothing.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, unquote
@@ -124,9 +125,12 @@ def _spec(key: str, value: Any, scope: Literal["user", "global"]) -> LimitSpec:
     return LimitSpec(key, kind, WINDOWS[unit], float(value), scope)  # type: ignore[arg-type]
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def _quote(part: str) -> str:
     """Percent-encode a user id or function name so keys stay unambiguous (no ``|``, ``}``, globs)."""
-    return quote(part, safe="")
+    return part if _UNRESERVED.fullmatch(part) else quote(part, safe="")
 
 
 def subject(user_id: str, function: str, scope: str) -> str:

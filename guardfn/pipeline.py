@@ -113,11 +113,8 @@ class Engine:
                     hint=f"remove the {stage} options or enable the {stage!r} plugin",
                 )
         self.impls: dict[str, list[pluggy.HookImpl]] = {}
-        idle = _idle_plugins(settings, pm, disabled)
         for step in STEPS:
             impls = [i for i in reversed(getattr(pm.hook, step).get_hookimpls()) if i.plugin_name not in disabled]
-            if step != "guardfn_configure":  # an idle stage is still configured (it may validate its options)
-                impls = [i for i in impls if i.plugin_name not in idle]
             for impl in impls:
                 if impl.hookwrapper or impl.wrapper:
                     raise ConfigurationError(
@@ -128,6 +125,9 @@ class Engine:
             self.impls[step] = impls
         self.keys = KeyCache()
         self.run_step_sync(None, "guardfn_configure", {"settings": settings})
+        idle = _idle_plugins(settings, pm, disabled)  # asked once the options are validated
+        for step in STEPS[1:]:  # an idle stage is still configured (above), then left out
+            self.impls[step] = [i for i in self.impls[step] if i.plugin_name not in idle]
         provider = settings.provider or self.first_sync(
             None, "guardfn_select_provider", {"model": settings.model, "settings": settings}
         )

@@ -24,6 +24,8 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, NamedTuple
 
+from guardfn import plugins
+
 if TYPE_CHECKING:
     from guardfn.settings import Settings
 
@@ -115,9 +117,7 @@ def price_for(provider: str, model: str, overrides: dict[str, tuple[float, float
         best = max((prefix for prefix in overrides if model.startswith(prefix)), key=len, default=None)
         if best is not None:
             return Price(*overrides[best])
-    from guardfn.plugins import get_plugin_manager
-
-    hooked = get_plugin_manager().hook.guardfn_model_price(provider=provider, model=model)
+    hooked = plugins.get_plugin_manager().hook.guardfn_model_price(provider=provider, model=model)
     if hooked is not None:
         return Price(*hooked)
     return table_price(model)
@@ -134,11 +134,10 @@ def price_of(settings: Settings, provider: str, model: str) -> Price:
     one's ``id`` starts afresh) and the plugin generation (registering a plugin that
     implements ``guardfn_model_price`` is seen at once).
     """
-    from guardfn.plugins import generation
-
+    gen = plugins.generation()
     entry = _resolved.get(id(settings))
-    if entry is None or entry[0]() is not settings or entry[1] != generation():
-        entry = _new_entry(settings, generation())
+    if entry is None or entry[0]() is not settings or entry[1] != gen:
+        entry = _new_entry(settings, gen)
     prices = entry[2]
     price = prices.get((provider, model))
     if price is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 REDIS_BASE = os.environ.get("GUARDFN_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
 
@@ -123,3 +124,34 @@ def cluster_tools_missing() -> str | None:
     if missing:
         return f"{' and '.join(missing)} not installed (apt-get install redis-server); .ci/run installs them"
     return None
+
+
+class LocalServer:
+    """A throwaway ``redis-server`` on a free local port with extra options (``--requirepass``, ...)."""
+
+    def __init__(self, *options: str) -> None:
+        self.options = options
+        self.port = 0
+        self.process: Any = None
+
+    def __enter__(self) -> LocalServer:
+        import subprocess
+        import tempfile
+
+        self.port = _free_port_pair()
+        self.dir = tempfile.mkdtemp(prefix="guardfn-redis-")
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
+             "--appendonly", "no", *self.options],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        LocalCluster._wait(lambda: "PONG" in LocalCluster._cli(self.port, "ping") or "NOAUTH" in
+                           LocalCluster._cli(self.port, "ping"))  # fmt: skip
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import shutil
+
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)

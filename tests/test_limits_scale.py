@@ -51,18 +51,22 @@ def _fn(server: FakeLLMServer, **options: Any) -> Any:
 
 
 class Commands:
-    """Counts the commands a Redis client sends (wraps ``execute_command`` on the instance)."""
+    """Counts what a Redis store sends: round trips of its script connection, commands of redis-py's client."""
 
-    def __init__(self, *clients: Any) -> None:
+    def __init__(self, store: Any) -> None:
         self.sent: list[str] = []
-        for client in clients:
-            original = client.execute_command
+        connection, client = store.connection(), store.client
+        pipeline, execute = connection.pipeline, client.execute_command
 
-            def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                self.sent.append(str(args[0]))
-                return _original(*args, **kwargs)
+        def round_trip(commands: list[tuple[Any, ...]]) -> Any:
+            self.sent.append("+".join(str(c[0]) for c in commands))
+            return pipeline(commands)
 
-            client.execute_command = counted
+        def command(*args: Any, **kwargs: Any) -> Any:
+            self.sent.append(str(args[0]))
+            return execute(*args, **kwargs)
+
+        connection.pipeline, client.execute_command = round_trip, command
 
 
 @pytest.mark.parametrize(
@@ -79,7 +83,7 @@ def test_a_guarded_call_makes_one_redis_round_trip_each_way(
     ask = _fn(server, limits=limits, store=REDIS, budget_alert_ratio=0.01)  # the alert fires on every call
     ask(f"warm-{run_id}", "hi")  # scripts loaded, connection open
     store: Any = open_store(REDIS)
-    commands = Commands(store.connection()[0], store.client)
+    commands = Commands(store)
     server.reply("x", usage=(40, 10))
     ask(f"u-{run_id}", "hi")
     assert commands.sent == expected  # the budget alert read nothing: settle answered it
@@ -89,7 +93,7 @@ def test_a_failed_request_releases_in_one_round_trip(server: FakeLLMServer, run_
     ask = _fn(server, limits={"requests_per_minute": 100, "tokens_per_day": 10_000}, store=REDIS, retries=0)
     ask(f"warm-{run_id}", "hi")
     store: Any = open_store(REDIS)
-    commands = Commands(store.connection()[0], store.client)
+    commands = Commands(store)
     server.fail(500)
     with pytest.raises(guardfn.ProviderError):
         ask(f"u-{run_id}", "hi")

@@ -21,12 +21,10 @@ memory and diskcache stores are local and fast (tens of microseconds), and run i
 
 from __future__ import annotations
 
-import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from guardfn.call import Call, Finding, Response, StreamResponse
 from guardfn.errors import BudgetExceeded, RateLimitExceeded, StoreUnavailable
@@ -39,11 +37,10 @@ from guardfn.store import Claim, Denied, Store, open_store
 from guardfn.tokens import prompt_bound
 
 NAME = "limits"
-log = logging.getLogger("guardfn.limits")
 clock: Callable[[], float] = time.time
 """The time source (seconds since the epoch); tests replace it to step across windows."""
 
-_specs: dict[int, tuple[weakref.ref[Settings], tuple[LimitSpec, ...]]] = {}
+_parsed: dict[int, tuple[weakref.ref[Settings], Limits]] = {}
 
 
 def active(settings: Settings) -> bool:
@@ -51,52 +48,76 @@ def active(settings: Settings) -> bool:
     return bool(settings.limits)
 
 
-@dataclass
-class Reservation:
-    """What one request reserved: its claims (per-user first, then global), their specs, and when."""
+class Limits:
+    """The limits of one settings object, parsed once, ready to turn a call into claims.
+
+    Per-user limits come first and global ones after them (a cheap per-user refusal never
+    touches the shared global key on a Redis Cluster, where they are two operations).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.specs = tuple(sorted(parse_limits(settings.limits), key=lambda s: s.scope == "global"))
+        self.scope = settings.limit_scope
+        self.names = [_name(s) for s in self.specs]
+        self.by_name = dict(zip(self.names, self.specs, strict=True))
+        self.budgets = [i for i, s in enumerate(self.specs) if s.kind != "requests"]
+        # a user key is head + subject + tail; a global key is fixed
+        self._keys = [tuple(counter_key("\0", s).split("\0")) for s in self.specs]
+
+    def claims(self, call: Call) -> list[Claim]:
+        """One claim per limit: a request, or the bound of the call's tokens or cost."""
+        tokens = usd = 0.0
+        if self.budgets:
+            prompt = prompt_bound(call.messages)
+            tokens = float(prompt + call.max_tokens)
+            usd = price_of(call.settings, call.provider, call.model).cost(prompt, call.max_tokens)
+        amounts = {"requests": 1.0, "tokens": tokens, "usd": usd}
+        who = subject(call.user_id, call.function, self.scope)
+        return [
+            Claim(who.join(key), name, s.window, s.capacity, amounts[s.kind])
+            for key, name, s in zip(self._keys, self.names, self.specs, strict=True)
+        ]
+
+
+class Reservation(NamedTuple):
+    """What one request reserved: its claims, in the order of :attr:`Limits.specs`, and when."""
 
     claims: list[Claim]
-    specs: tuple[LimitSpec, ...]
+    limits: Limits
     at: float
 
 
-def specs_for(settings: Settings) -> tuple[LimitSpec, ...]:
-    """The parsed limits of these settings (parsed once per live settings object).
+def limits_for(settings: Settings) -> Limits:
+    """The :class:`Limits` of these settings (built once per live settings object).
 
     The cache checks a weak reference, so a new settings object that reuses a freed
     object's ``id`` never inherits its limits.
     """
-    cached = _specs.get(id(settings))
+    cached = _parsed.get(id(settings))
     if cached is not None and cached[0]() is settings:
         return cached[1]
-    specs = tuple(sorted(parse_limits(settings.limits), key=lambda s: s.scope == "global"))
+    limits = Limits(settings)
     key = id(settings)
 
     def forget(ref: weakref.ref[Settings]) -> None:
-        if _specs.get(key, (None,))[0] is ref:
-            del _specs[key]
+        if _parsed.get(key, (None,))[0] is ref:
+            del _parsed[key]
 
-    _specs[key] = (weakref.ref(settings, forget), specs)
-    return specs
+    _parsed[key] = (weakref.ref(settings, forget), limits)
+    return limits
 
 
-def _plan(call: Call, specs: tuple[LimitSpec, ...]) -> list[Claim]:
-    tokens = usd = 0.0
-    if any(s.kind != "requests" for s in specs):
-        prompt = prompt_bound(call.messages)
-        tokens = float(prompt + call.max_tokens)
-        usd = price_of(call.settings, call.provider, call.model).cost(prompt, call.max_tokens)
-    who = subject(call.user_id, call.function, call.settings.limit_scope)
-    amounts = {"requests": 1.0, "tokens": tokens, "usd": usd}
-    return [Claim(counter_key(who, s), _name(s), s.window, s.capacity, amounts[s.kind]) for s in specs]
+def specs_for(settings: Settings) -> tuple[LimitSpec, ...]:
+    """The parsed limits of these settings, per-user first (see :func:`limits_for`)."""
+    return limits_for(settings).specs
 
 
 def _name(spec: LimitSpec) -> str:
     return spec.name if spec.scope == "user" else f"{spec.scope}.{spec.name}"
 
 
-def _refusal(denied: Denied, specs: tuple[LimitSpec, ...]) -> RateLimitExceeded:
-    kind = next(s.kind for s in specs if _name(s) == denied.name)
+def _refusal(denied: Denied, limits: Limits) -> RateLimitExceeded:
+    kind = limits.by_name[denied.name].kind
     cls = RateLimitExceeded if kind == "requests" else BudgetExceeded
     unit = {"requests": "requests", "tokens": "tokens", "usd": "USD"}[kind]
     wait = denied.retry_after
@@ -125,10 +146,10 @@ def guardfn_reserve(call: Call) -> Any:
     May raise :class:`RateLimitExceeded`, :class:`BudgetExceeded` or
     :class:`StoreUnavailable`; returns a coroutine for async calls.
     """
-    specs = specs_for(call.settings)
-    if not specs:
+    limits = limits_for(call.settings)
+    if not limits.specs:
         return None
-    plan = Reservation(_plan(call, specs), specs, clock())
+    plan = Reservation(limits.claims(call), limits, clock())
     if call.is_async:
         return _areserve(call, plan)
     try:
@@ -136,7 +157,7 @@ def guardfn_reserve(call: Call) -> Any:
     except StoreUnavailable as exc:
         return _store_failed(call, exc)
     if denied is not None:
-        raise _refusal(denied, specs)
+        raise _refusal(denied, limits)
     call.state[NAME] = plan
     return None
 
@@ -148,7 +169,7 @@ async def _areserve(call: Call, plan: Reservation) -> None:
         _store_failed(call, exc)
         return
     if denied is not None:
-        raise _refusal(denied, plan.specs)
+        raise _refusal(denied, plan.limits)
     call.state[NAME] = plan
 
 
@@ -165,23 +186,18 @@ def _budgets(call: Call, plan: Reservation, response: Response | StreamResponse)
     usage = response.usage
     if usage.total_tokens == 0:
         return [], []  # the provider reported nothing (a stream closed early): keep the reservation
-    spent = {
-        "tokens": float(usage.total_tokens),
-        "usd": price_of(call.settings, call.provider, call.model).cost(usage.prompt_tokens, usage.completion_tokens),
-    }
-    claims, actual = [], []
-    for claim, spec in zip(plan.claims, plan.specs, strict=True):
-        if spec.kind != "requests":
-            claims.append(claim)
-            actual.append(spent[spec.kind])
-    return claims, actual
+    tokens = float(usage.total_tokens)
+    usd = price_of(call.settings, call.provider, call.model).cost(usage.prompt_tokens, usage.completion_tokens)
+    specs = plan.limits.specs
+    claims = [plan.claims[i] for i in plan.limits.budgets]
+    return claims, [tokens if specs[i].kind == "tokens" else usd for i in plan.limits.budgets]
 
 
 def _alert(call: Call, plan: Reservation, claims: list[Claim], actual: list[float], used: list[float]) -> None:
     """Fire ``"budget"`` for every budget this request pushed across ``budget_alert_ratio``."""
-    specs = {_name(s): s for s in plan.specs}
+    by_name = plan.limits.by_name
     settled = [
-        (specs[c.name].name, specs[c.name].scope, c.capacity, u, a)
+        (by_name[c.name].name, by_name[c.name].scope, c.capacity, u, a)
         for c, a, u in zip(claims, actual, used, strict=True)
     ]
     for details in budget_crossings(call, settled):

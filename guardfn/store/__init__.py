@@ -34,15 +34,13 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from guardfn.errors import ConfigurationError
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """One limit's share of a reservation: ``amount`` against ``capacity`` in ``window`` seconds."""
 
     key: str
@@ -52,8 +50,7 @@ class Claim:
     amount: float
 
 
-@dataclass(frozen=True)
-class Denied:
+class Denied(NamedTuple):
     """Why a reservation was refused: which limit, its usage now, and when it would pass."""
 
     name: str

@@ -37,7 +37,7 @@ from typing import Any
 from guardfn.errors import StoreUnavailable
 from guardfn.limits import UNITS, bucket_of, kind_of, leaves_at, oldest_live
 from guardfn.loops import loop_bound
-from guardfn.store import Claim, Denied, clamp_retry, redacted_url
+from guardfn.store import Claim, Denied, clamp_retry, redacted_url, resp
 
 GRACE_MS = 60_000
 """A log's key outlives its newest bucket by this long (milliseconds)."""
@@ -143,7 +143,7 @@ return out  -- each limit's usage afterwards
 """
 )
 
-SCRIPTS = {"reserve": RESERVE, "adjust": ADJUST}
+SCRIPTS = {"reserve": resp.Script(RESERVE), "adjust": resp.Script(ADJUST)}
 _GLOB = re.compile(r"([*?\[\]\\])")
 _TAG = re.compile(r"\{([^}]*)\}")
 
@@ -223,34 +223,61 @@ class RedisStore:
     """Bucketed logs in Redis hashes through Lua scripts; sync and ``redis.asyncio`` clients.
 
     Each operation is written once, as a plan that yields the script calls it needs and
-    is sent their results; :meth:`_drive` runs a plan on the sync client and
-    :meth:`_adrive` on the async one.
+    is sent their results; :meth:`_drive` runs a plan on this thread's connection and
+    :meth:`_adrive` on the event loop's async client. On a plain ``redis://`` server the
+    sync connection is :mod:`guardfn.store.resp` (one socket per thread, nothing of
+    redis-py imported); TLS and Cluster use redis-py.
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.cluster = url.split("://", 1)[0].endswith("+cluster")
-        self.client = self._make_client(sync=True)
-        """The shared client (a connection pool, or the cluster client) for reading and deleting logs."""
+        scheme = url.split("://", 1)[0]
+        self.cluster = scheme.endswith("+cluster")
+        self.lean = scheme == "redis"
+        """Whether sync script calls use the minimal client (plain TCP, one server)."""
         self._local = threading.local()
+        self._client: Any = None
 
-    def connection(self) -> tuple[Any, dict[str, Any]]:
-        """This thread's client and its registered scripts (see :meth:`script_client`)."""
+    @property
+    def client(self) -> Any:
+        """The shared redis-py client (a connection pool, or the cluster client), made on first use:
+        the reads of ``guardfn usage`` and, on TLS or a cluster, the script calls."""
+        if self._client is None:
+            self._client = self._make_client(sync=True)
+        return self._client
+
+    def connection(self) -> Any:
+        """This thread's connection for script calls (made again after a fork)."""
         local = self._local
-        entry: tuple[Any, dict[str, Any]] | None = getattr(local, "entry", None)
-        if entry is None or local.pid != os.getpid():
-            client = self.script_client()
-            entry = client, {name: client.register_script(body) for name, body in SCRIPTS.items()}
-            local.entry, local.pid = entry, os.getpid()
-        return entry
+        if getattr(local, "pid", None) != os.getpid():
+            if self.lean:
+                local.conn = resp.Connection(_plain_url(self.url), timeout=5.0)
+            elif self.cluster:
+                local.conn = self.client
+            else:
+                local.conn = self._make_client(sync=True, single_connection_client=True)
+            local.pid = os.getpid()
+        return local.conn
 
-    def script_client(self) -> Any:
-        """A client for one thread's script calls: on a single server, one dedicated connection
-        (no pool to check out of and back into on every call, 7 us a round trip); on a
-        cluster, the shared cluster client. Made again after a fork."""
-        if self.cluster:
-            return self.client
-        return self._make_client(sync=True, single_connection_client=True)
+    def eval(self, script: resp.Script, keys: list[str], args: list[Any]) -> Any:
+        """Run ``script`` on this thread's connection, as the store's own scripts run (one round trip)."""
+        conn = self.connection()
+        if self.lean:
+            return conn.evalsha(script, keys, args)
+        scripts = self._local.__dict__.setdefault("scripts", {})
+        registered = scripts.get(script.sha)
+        if registered is None:
+            registered = scripts[script.sha] = conn.register_script(script.body)
+        return registered(keys=keys, args=args)
+
+    def eval_many(self, script: resp.Script, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Run ``script`` once per ``(keys, args)``, pipelined in one round trip where the connection can."""
+        if not self.lean or not calls:
+            return [self.eval(script, keys, args) for keys, args in calls]
+        conn = self.connection()
+        first = self.eval(script, *calls[0])  # loads it if the server does not know it
+        commands = [("EVALSHA", script.sha, len(keys), *keys, *args) for keys, args in calls[1:]]
+        return [first, *conn.pipeline(commands)] if commands else [first]
 
     def _make_client(self, sync: bool, **more: Any) -> Any:
         options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5, **more}
@@ -320,7 +347,7 @@ class RedisStore:
             while True:
                 name, keys, args = step
                 try:
-                    result = self.connection()[1][name](keys=keys, args=args)
+                    result = self.eval(SCRIPTS[name], keys, args)
                 except Exception as exc:
                     step = plan.throw(self._fail(exc))
                 else:
@@ -330,7 +357,16 @@ class RedisStore:
 
     def reserve(self, claims: list[Claim], now: float, usage: list[float] | None = None) -> Denied | None:
         """One EVALSHA (one per subject on a cluster): prune, check and reserve every claim, or nothing."""
-        return self._drive(self._reserve_plan(claims, now, usage)) if claims else None
+        if not claims:
+            return None
+        if self.cluster:
+            return self._drive(self._reserve_plan(claims, now, usage))
+        keys, args = _reserve_args(claims, now, usage is not None)  # the plan's only step, without the generator
+        try:
+            result = self.eval(SCRIPTS["reserve"], keys, args)
+        except Exception as exc:
+            raise self._fail(exc) from None
+        return _denied(claims, result, now, usage)
 
     def settle(self, claims: list[Claim], at: float, actual: list[float], now: float) -> list[float]:
         """Move each bucket of ``at`` from the reserved amount to the actual one (one EVALSHA); usage afterwards."""
@@ -378,7 +414,7 @@ class RedisStore:
     def _aclient(self) -> tuple[Any, dict[str, Any]]:
         def make() -> tuple[Any, dict[str, Any]]:
             client = self._make_client(sync=False)
-            return client, {name: client.register_script(body) for name, body in SCRIPTS.items()}
+            return client, {name: client.register_script(script.body) for name, script in SCRIPTS.items()}
 
         return loop_bound(("redis-store", self.url), make, lambda entry: entry[0].aclose())
 
