@@ -204,6 +204,7 @@ def run() -> list[Row]:
     client = redis.Redis.from_url(REDIS)
     user = f"bench-overhead-{time.time_ns()}"
     try:
+        rows.append(_own_cpu())  # first, in a fresh process state
         with upstream(chunk_chars=2) as url, tempfile.TemporaryDirectory() as store_dir:
             raw = raw_openai(url)
             spans = _with_spans()
@@ -212,7 +213,6 @@ def run() -> list[Row]:
             plugins.unregister("bench-spans")
             rows += _latency_rows("default stages", "raw openai SDK call", raw_times, guard_times, (1.05, 1.10))
             rows += _where_rows(spans, raw_times)
-            rows.append(_own_cpu())
             for label, store in (("diskcache", f"diskcache://{store_dir}"), ("Redis", REDIS)):
                 limited = guarded(url, limits=TWO_LIMITS, store=store)
                 raw_times, guard_times = _pair(raw, partial(limited, user, PROMPT), CALLS)

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from guardfn.errors import ConfigurationError, StoreUnavailable
 from guardfn.limits import BUCKETS, bucket_of, bucket_width, leaves_at, oldest_live
 from guardfn.store import MIN_RETRY, Claim, Store, default_url, open_store, redacted_url
+from guardfn.store.disk import DiskStore
 from guardfn.store.memory import MemoryStore
 from tests._redis import redis_url
 
@@ -36,7 +37,8 @@ REDIS = redis_url(15)
 RUN = uuid.uuid4().hex
 """Every key of this module contains RUN, so cleanup never touches another run's keys."""
 T0 = 1_763_000_000.0
-STORES = ["memory", "diskcache", "redis", "cluster"]
+STORES = ["memory", "diskcache", "diskcache-transactions", "redis", "cluster"]
+"""``diskcache-transactions``: the SQLite store without its one-statement paths (SQLite before 3.35)."""
 
 
 def _key(name: str = "requests_per_minute", subject: str = "") -> str:
@@ -67,6 +69,10 @@ def store(request: pytest.FixtureRequest, disk_dir: str) -> Store:
         return open_store(f"memory://{RUN}")
     if kind == "diskcache":
         return open_store(f"diskcache://{disk_dir}/contract")
+    if kind == "diskcache-transactions":
+        store = DiskStore(f"diskcache://{disk_dir}/contract-transactions")
+        store.one_statement = False
+        return store
     if kind == "cluster":
         return open_store(request.getfixturevalue("redis_cluster"))
     return open_store(REDIS)
@@ -139,6 +145,7 @@ OPS = st.lists(
             st.one_of(st.floats(min_value=-0.01, max_value=0.7), st.sampled_from([0.0, 1 / 240, 1 / 120, 119 / 120, 1.0, 121 / 120])),
             st.integers(0, 300),
         ),
+        st.tuples(st.just("wait"), st.sampled_from([1 / 120, 0.5, 1.0, 121 / 120]), st.just(0)),  # time passes
         st.tuples(st.just("settle"), st.integers(0, 40), st.floats(min_value=0.0, max_value=1.5)),
         st.tuples(st.just("release"), st.integers(0, 40), st.just(0.0)),
     ),
@@ -157,6 +164,9 @@ def test_the_store_behaves_as_the_bucketed_log_and_never_over_admits(
     model = [ModelLog(window, requests), ModelLog(window, tokens)]
     now, admitted, monotonic = T0, list[Admission](), True
     for op, a, b in ops:
+        if op == "wait":
+            now += a * window
+            continue
         if op == "reserve":
             now += a * window
             monotonic &= a >= 0
@@ -332,7 +342,7 @@ class _ListQueue:
         self.items.append(value)
 
 
-@pytest.mark.parametrize("backend", STORES)
+@pytest.mark.parametrize("backend", ["memory", "diskcache", "redis", "cluster"])
 def test_threads_and_processes_never_overshoot_a_user_and_a_global_budget(
     backend: str, disk_dir: str, request: pytest.FixtureRequest
 ) -> None:

@@ -1,32 +1,39 @@
 """``diskcache:///path``: counters in an embedded SQLite database, safe across processes.
 
 The directory of the URL holds ``limits.sqlite3`` (WAL journal, ``synchronous=NORMAL``,
-as diskcache configures its own database). Two small tables hold the bucketed logs of
+as diskcache configures its own database). One small table holds the bucketed logs of
 :mod:`guardfn.limits`::
 
-    logs(key, window, total, oldest, newest)     one row per limit and subject: its running total
-    buckets(key, slot, amount)                   at most 121 live rows per log
+    counts(key, slot, amount, oldest, newest, window)
 
-Every operation is one short ``BEGIN IMMEDIATE`` transaction over the rows of the
-call's limits, so processes and threads on one machine never over-admit or lose an
-update: a reservation reads the totals of all its limits in one statement, adds its
-amounts to one bucket each and writes the totals back (five statements whatever the
-traffic). Buckets that left the window are deleted when the window edge passes them
-(each once), and the total is then recomputed from the remaining rows.
+A log is its buckets (``slot`` = the bucket number, at most 121 live rows) and one
+total row (``slot = -1``: the running total in ``amount``, and the oldest and newest
+bucket present).
 
-Logs whose newest bucket left the window are swept a few rows at a time (every
+A reservation is one SQL statement: it adds the call's amount to one bucket and to
+the total of every limit, on the condition that no limit would go over its capacity
+and none has a bucket that left the window (an ``INSERT ... SELECT ... WHERE NOT
+EXISTS ... ON CONFLICT DO UPDATE``; SQLite runs it as one write transaction, so
+processes and threads never over-admit or lose an update). When the condition fails,
+a ``BEGIN IMMEDIATE`` transaction drops the buckets that left (recomputing the total
+from the rest: each bucket is dropped once), checks again, and adds or refuses with
+``retry_after``. Settling and releasing are one ``UPDATE ... RETURNING`` of the
+reservation's buckets and totals, the usage afterwards coming back with it.
+
+Logs whose newest bucket left the window are swept a few at a time (every
 :data:`SWEEP_EVERY` reservations, the next :data:`SWEEP_ROWS` logs in key order), so no
-sweep ever scans the whole table. One connection per thread (and per process after a
-fork).
+sweep scans the whole table. One connection per thread (and per process after a
+fork). SQLite older than 3.35 (no ``RETURNING``) takes the transaction path every time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -41,18 +48,26 @@ SWEEP_ROWS = 64
 GRACE = 60.0
 """Seconds a log outlives its newest bucket before a sweep removes it."""
 FILENAME = "limits.sqlite3"
+TOTAL = -1
+"""The slot of a log's total row."""
+ONE_STATEMENT = sqlite3.sqlite_version_info >= (3, 35, 0)
+"""Whether this SQLite has ``RETURNING`` and ``UPDATE ... FROM`` (the one-statement paths)."""
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS logs (
-    key TEXT PRIMARY KEY, window REAL NOT NULL, total REAL NOT NULL, oldest INTEGER NOT NULL, newest INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS buckets (
-    key TEXT NOT NULL, slot INTEGER NOT NULL, amount REAL NOT NULL, PRIMARY KEY (key, slot)
+CREATE TABLE IF NOT EXISTS counts (
+    key TEXT NOT NULL, slot INTEGER NOT NULL, amount REAL NOT NULL,
+    oldest INTEGER, newest INTEGER, window REAL,
+    PRIMARY KEY (key, slot)
 ) WITHOUT ROWID;
 """
 
 Row = tuple[float, int, int]
-"""A log's ``(total, oldest, newest)``."""
+"""A log's total row: ``(total, oldest bucket, newest bucket)``."""
+
+_UPSERT = (
+    " ON CONFLICT (key, slot) DO UPDATE SET amount = amount + excluded.amount,"
+    " oldest = min(oldest, excluded.oldest), newest = max(newest, excluded.newest)"
+)
 
 
 def _path(url: str) -> str:
@@ -64,18 +79,22 @@ class _Sql:
     """The statements of ``n`` limits at once (built once per ``n``; sqlite3 caches the prepared form)."""
 
     def __init__(self, n: int) -> None:
-        marks = ", ".join("?" * n)
-        self.select = f"SELECT key, total, oldest, newest FROM logs WHERE key IN ({marks})"
-        self.add = (
-            "INSERT INTO buckets (key, slot, amount) VALUES "
-            + ", ".join(["(?, ?, ?)"] * n)
-            + " ON CONFLICT (key, slot) DO UPDATE SET amount = amount + excluded.amount"
+        rows = ", ".join(["(?, ?, ?, NULL, NULL, NULL), (?, -1, ?, ?, ?, ?)"] * n)
+        checks = ", ".join(["(?, ?, ?, ?)"] * n)
+        self.select = f"SELECT key, amount, oldest, newest FROM counts WHERE slot = -1 AND key IN ({', '.join('?' * n)})"
+        self.add = f"INSERT INTO counts (key, slot, amount, oldest, newest, window) VALUES {rows}{_UPSERT}"
+        # adds only if no limit goes over and none has a bucket that left the window
+        self.add_if_room = (
+            f"INSERT INTO counts (key, slot, amount, oldest, newest, window) SELECT * FROM (VALUES {rows})"
+            f" WHERE NOT EXISTS (SELECT 1 FROM (VALUES {checks}) AS c JOIN counts AS t"
+            " ON t.key = c.column1 AND t.slot = -1 WHERE t.oldest < c.column2 OR t.amount + c.column4 > c.column3)"
+            f"{_UPSERT}"
         )
-        self.write = (
-            "INSERT INTO logs (key, window, total, oldest, newest) VALUES "
-            + ", ".join(["(?, ?, ?, ?, ?)"] * n)
-            + " ON CONFLICT (key) DO UPDATE SET total = excluded.total, oldest = excluded.oldest,"
-            " newest = excluded.newest"
+        self.adjust = (
+            f"UPDATE counts SET amount = counts.amount + c.column3 FROM (VALUES {', '.join(['(?, ?, ?)'] * n)}) AS c"
+            " WHERE counts.key = c.column1 AND counts.slot IN (c.column2, -1)"
+            " AND EXISTS (SELECT 1 FROM counts AS b WHERE b.key = c.column1 AND b.slot = c.column2)"
+            " RETURNING counts.key, counts.slot, counts.amount, counts.oldest"
         )
 
 
@@ -90,7 +109,7 @@ def _sql(n: int) -> _Sql:
 
 
 class DiskStore:
-    """Bucketed logs in SQLite tables, one short transaction per operation."""
+    """Bucketed logs in one SQLite table, one statement (or one short transaction) per operation."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -99,10 +118,11 @@ class DiskStore:
         self._since_sweep = 0
         self._swept_to = ""
         self._sweep_lock = threading.Lock()
+        self.one_statement = ONE_STATEMENT
+        """Use the one-statement paths (off: every operation is a transaction, as on SQLite before 3.35)."""
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            con = self._con()
-            con.executescript(SCHEMA)
+            self._con().executescript(SCHEMA)
         except Exception as exc:
             raise StoreUnavailable(
                 f"diskcache store {redacted_url(url)} cannot be opened: {type(exc).__name__}"
@@ -118,6 +138,9 @@ class DiskStore:
             local.con, local.pid = con, os.getpid()
         return con
 
+    def _fail(self, exc: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"diskcache store {redacted_url(self.url)} failed: {type(exc).__name__}")
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error); any failure is :class:`StoreUnavailable`."""
@@ -130,14 +153,60 @@ class DiskStore:
             yield con
             con.execute("COMMIT")
         except BaseException as exc:
-            with suppress(Exception):
+            with contextlib.suppress(Exception):
                 con.execute("ROLLBACK")
             if isinstance(exc, Exception) and not isinstance(exc, StoreUnavailable):
                 raise self._fail(exc) from None
             raise
 
-    def _fail(self, exc: BaseException) -> StoreUnavailable:
-        return StoreUnavailable(f"diskcache store {redacted_url(self.url)} failed: {type(exc).__name__}")
+    # --- reserve -------------------------------------------------------------------------
+
+    def reserve(self, claims: list[Claim], now: float, usage: list[float] | None = None) -> Denied | None:
+        """Check every claim and add them all, or nothing: one statement, or one transaction when
+        a bucket has to leave the window first or a limit is full."""
+        if not claims:
+            return None
+        adds: list[Any] = []
+        checks: list[Any] = []
+        for claim in claims:
+            slot = bucket_of(now, claim.window)
+            adds += (claim.key, slot, claim.amount, claim.key, claim.amount, slot, slot, claim.window)
+            checks += (claim.key, oldest_live(now, claim.window), claim.capacity + EPSILON, claim.amount)
+        sql = _sql(len(claims))
+        if usage is None and self.one_statement:
+            try:
+                added = self._con().execute(sql.add_if_room, adds + checks).rowcount
+            except Exception as exc:
+                raise self._fail(exc) from None
+            if added > 0:
+                self._housekeeping(now)
+                return None
+        denied = self._reserve_checked(claims, now, adds, usage)
+        if denied is None:
+            self._housekeeping(now)
+        return denied
+
+    def _reserve_checked(
+        self, claims: list[Claim], now: float, adds: list[Any], usage: list[float] | None
+    ) -> Denied | None:
+        before: list[float] = []
+        with self._transaction() as con:
+            rows = self._rows(con, claims)
+            for claim in claims:
+                oldest = oldest_live(now, claim.window)
+                row = rows.get(claim.key)
+                total = 0.0 if row is None else self._live(con, claim.key, row, oldest)[0]
+                used = max(total, 0.0)
+                if used + claim.amount > claim.capacity + EPSILON:
+                    cursor = con.execute(
+                        "SELECT slot, amount FROM counts WHERE key = ? AND slot >= ? ORDER BY slot", (claim.key, oldest)
+                    )
+                    return Denied(claim.name, used, claim.capacity, retry_after(cursor.fetchall(), used, claim, now))
+                before.append(used)
+            con.execute(_sql(len(claims)).add, adds)
+        if usage is not None:
+            usage[:] = before
+        return None
 
     @staticmethod
     def _rows(con: sqlite3.Connection, claims: list[Claim]) -> dict[str, Row]:
@@ -146,54 +215,27 @@ class DiskStore:
 
     @staticmethod
     def _live(con: sqlite3.Connection, key: str, row: Row, oldest: int) -> Row:
-        """The row after dropping the buckets older than ``oldest`` (a no-op unless the edge passed one)."""
+        """The total row after dropping the buckets older than ``oldest`` (a no-op unless the edge passed one)."""
         if row[1] >= oldest:
             return row
-        con.execute("DELETE FROM buckets WHERE key = ? AND slot < ?", (key, oldest))
+        con.execute("DELETE FROM counts WHERE key = ? AND slot >= 0 AND slot < ?", (key, oldest))
         total, low, high = con.execute(
-            "SELECT total(amount), min(slot), max(slot) FROM buckets WHERE key = ?", (key,)
+            "SELECT total(amount), min(slot), max(slot) FROM counts WHERE key = ? AND slot >= 0", (key,)
         ).fetchone()
         if low is None:
+            con.execute("DELETE FROM counts WHERE key = ?", (key,))
             return 0.0, oldest, oldest
+        con.execute("UPDATE counts SET amount = ?, oldest = ?, newest = ? WHERE key = ? AND slot = -1",
+                    (total, low, high, key))  # fmt: skip
         return total, low, high
 
-    def reserve(self, claims: list[Claim], now: float, usage: list[float] | None = None) -> Denied | None:
-        """Check every claim and add them all, or nothing, in one transaction."""
-        if not claims:
-            return None
-        adds: list[Any] = []
-        writes: list[Any] = []
-        before: list[float] = []
-        with self._transaction() as con:
-            rows = self._rows(con, claims)
-            for claim in claims:
-                oldest = oldest_live(now, claim.window)
-                slot = bucket_of(now, claim.window)
-                row = rows.get(claim.key)
-                total, low, high = (0.0, slot, slot) if row is None else self._live(con, claim.key, row, oldest)
-                used = max(total, 0.0)
-                if used + claim.amount > claim.capacity + EPSILON:
-                    return self._denied(con, claim, used, oldest, now)
-                before.append(used)
-                adds += (claim.key, slot, claim.amount)
-                writes += (claim.key, claim.window, total + claim.amount, min(low, slot), max(high, slot))
-            sql = _sql(len(claims))
-            con.execute(sql.add, adds)
-            con.execute(sql.write, writes)
-        if usage is not None:
-            usage[:] = before
+    def _housekeeping(self, now: float) -> None:
         self._since_sweep += 1
         if self._since_sweep >= SWEEP_EVERY:
             self._since_sweep = 0
             self._sweep_step(now)
-        return None
 
-    @staticmethod
-    def _denied(con: sqlite3.Connection, claim: Claim, used: float, oldest: int, now: float) -> Denied:
-        cursor = con.execute(
-            "SELECT slot, amount FROM buckets WHERE key = ? AND slot >= ? ORDER BY slot", (claim.key, oldest)
-        )
-        return Denied(claim.name, used, claim.capacity, retry_after(cursor.fetchall(), used, claim, now))
+    # --- settle and release --------------------------------------------------------------
 
     def settle(self, claims: list[Claim], at: float, actual: list[float], now: float) -> list[float]:
         """Move each bucket of ``at`` from the reserved amount to the actual one; usage afterwards."""
@@ -206,29 +248,50 @@ class DiskStore:
     def _adjust(self, claims: list[Claim], at: float, deltas: list[float], now: float) -> list[float]:
         if not claims:
             return []
-        totals: list[float] = []
-        writes: list[Any] = []
+        totals: dict[str, float] = {}
+        stale: list[Claim] = []
+        if self.one_statement:
+            params: list[Any] = []
+            for claim, delta in zip(claims, deltas, strict=True):
+                params += (claim.key, bucket_of(at, claim.window), delta)
+            try:
+                returned = self._con().execute(_sql(len(claims)).adjust, params).fetchall()
+            except Exception as exc:
+                raise self._fail(exc) from None
+            edges = {c.key: oldest_live(now, c.window) for c in claims}
+            for key, slot, amount, oldest in returned:
+                if slot == TOTAL and oldest >= edges[key]:
+                    totals[key] = max(amount, 0.0)
+            stale = [c for c in claims if c.key not in totals]  # gone, or a bucket left the window since
+        else:
+            self._adjust_checked(claims, at, deltas)
+            stale = list(claims)
+        if stale:
+            totals.update(self._totals(stale, now))
+        return [totals.get(c.key, 0.0) for c in claims]
+
+    def _adjust_checked(self, claims: list[Claim], at: float, deltas: list[float]) -> None:
+        """The transaction form of the adjustment (SQLite before 3.35)."""
+        with self._transaction() as con:
+            for claim, delta in zip(claims, deltas, strict=True):
+                slot = bucket_of(at, claim.window)
+                exists = con.execute("SELECT 1 FROM counts WHERE key = ? AND slot = ?", (claim.key, slot)).fetchone()
+                if delta and exists:
+                    con.execute("UPDATE counts SET amount = amount + ? WHERE key = ? AND slot IN (?, -1)",
+                                (delta, claim.key, slot))  # fmt: skip
+
+    def _totals(self, claims: list[Claim], now: float) -> dict[str, float]:
+        """The live totals of these logs, dropping the buckets that left the window."""
+        totals = {}
         with self._transaction() as con:
             rows = self._rows(con, claims)
-            for claim, delta in zip(claims, deltas, strict=True):
+            for claim in claims:
                 row = rows.get(claim.key)
-                if row is None:
-                    totals.append(0.0)
-                    continue
-                total, low, high = self._live(con, claim.key, row, oldest_live(now, claim.window))
-                slot = bucket_of(at, claim.window)
-                if delta and slot >= low:
-                    updated = con.execute(
-                        "UPDATE buckets SET amount = amount + ? WHERE key = ? AND slot = ?", (delta, claim.key, slot)
-                    ).rowcount
-                    if updated:
-                        total += delta
-                totals.append(max(total, 0.0))
-                if (total, low, high) != row:
-                    writes.append((total, low, high, claim.key))
-            if writes:
-                con.executemany("UPDATE logs SET total = ?, oldest = ?, newest = ? WHERE key = ?", writes)
+                if row is not None:
+                    totals[claim.key] = max(self._live(con, claim.key, row, oldest_live(now, claim.window))[0], 0.0)
         return totals
+
+    # --- housekeeping and reads ------------------------------------------------------------
 
     def _sweep_step(self, now: float) -> None:
         """Delete the expired logs among the next :data:`SWEEP_ROWS` (housekeeping: never fails a call)."""
@@ -237,12 +300,11 @@ class DiskStore:
         try:
             with self._transaction() as con:
                 rows = con.execute(
-                    "SELECT key, window, newest FROM logs WHERE key > ? ORDER BY key LIMIT ?",
+                    "SELECT key, window, newest FROM counts WHERE slot = -1 AND key > ? ORDER BY key LIMIT ?",
                     (self._swept_to, SWEEP_ROWS),
                 ).fetchall()
                 dead = [(key,) for key, window, newest in rows if leaves_at(newest, window) + GRACE <= now]
-                con.executemany("DELETE FROM buckets WHERE key = ?", dead)
-                con.executemany("DELETE FROM logs WHERE key = ?", dead)
+                con.executemany("DELETE FROM counts WHERE key = ?", dead)
             self._swept_to = rows[-1][0] if len(rows) == SWEEP_ROWS else ""
         except StoreUnavailable:
             pass
@@ -253,8 +315,8 @@ class DiskStore:
         """Live buckets, oldest first."""
         try:
             rows = self._con().execute(
-                "SELECT slot, amount FROM buckets WHERE key = ? AND slot >= ? ORDER BY slot",
-                (key, oldest_live(now, window)),
+                "SELECT slot, amount FROM counts WHERE key = ? AND slot >= ? ORDER BY slot",
+                (key, max(oldest_live(now, window), 0)),
             ).fetchall()
         except Exception as exc:
             raise self._fail(exc) from None
@@ -269,7 +331,7 @@ class DiskStore:
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\U0010ffff"
         try:
             rows = self._con().execute(
-                "SELECT key FROM logs WHERE key >= ? AND key < ? ORDER BY key", (prefix, upper)
+                "SELECT key FROM counts WHERE slot = -1 AND key >= ? AND key < ? ORDER BY key", (prefix, upper)
             ).fetchall()
         except Exception as exc:
             raise self._fail(exc) from None
@@ -278,5 +340,4 @@ class DiskStore:
     def delete(self, keys: list[str]) -> None:
         """Drop these logs."""
         with self._transaction() as con:
-            con.executemany("DELETE FROM buckets WHERE key = ?", [(k,) for k in keys])
-            con.executemany("DELETE FROM logs WHERE key = ?", [(k,) for k in keys])
+            con.executemany("DELETE FROM counts WHERE key = ?", [(k,) for k in keys])
