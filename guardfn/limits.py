@@ -163,8 +163,12 @@ def bucket_of(at: float, window: float) -> int:
 
 
 def oldest_live(now: float, window: float) -> int:
-    """The oldest bucket still counted at ``now``: bucket ``s`` counts until ``(s + 1) * w + window``."""
-    return math.floor((now - window) / (window / BUCKETS))
+    """The oldest bucket still counted at ``now``: bucket ``s`` counts until ``(s + 1) * w + window``.
+
+    Defined from the bucket of ``now`` (``window`` is exactly :data:`BUCKETS` widths), so
+    every instant of one bucket has the same live buckets: a store prunes once per bucket.
+    """
+    return bucket_of(now, window) - BUCKETS
 
 
 def leaves_at(bucket: int, window: float) -> float:

@@ -62,7 +62,18 @@ class Limits:
         self.by_name = dict(zip(self.names, self.specs, strict=True))
         self.budgets = [i for i, s in enumerate(self.specs) if s.kind != "requests"]
         # a user key is head + subject + tail; a global key is fixed
-        self._keys = [tuple(counter_key("\0", s).split("\0")) for s in self.specs]
+        self._parts = [tuple(counter_key("\0", s).split("\0")) for s in self.specs]
+        self._keys: dict[tuple[str, str], list[str]] = {}
+
+    def keys(self, user_id: str, function: str) -> list[str]:
+        """The store keys of this user's (and the global) limits, remembered for the busiest 4,096 users."""
+        keys = self._keys.get((user_id, function))
+        if keys is None:
+            if len(self._keys) >= 4096:
+                self._keys.clear()
+            who = subject(user_id, function, self.scope)
+            keys = self._keys[(user_id, function)] = [who.join(parts) for parts in self._parts]
+        return keys
 
     def claims(self, call: Call) -> list[Claim]:
         """One claim per limit: a request, or the bound of the call's tokens or cost."""
@@ -72,10 +83,9 @@ class Limits:
             tokens = float(prompt + call.max_tokens)
             usd = price_of(call.settings, call.provider, call.model).cost(prompt, call.max_tokens)
         amounts = {"requests": 1.0, "tokens": tokens, "usd": usd}
-        who = subject(call.user_id, call.function, self.scope)
         return [
-            Claim(who.join(key), name, s.window, s.capacity, amounts[s.kind])
-            for key, name, s in zip(self._keys, self.names, self.specs, strict=True)
+            Claim(key, name, s.window, s.capacity, amounts[s.kind])
+            for key, name, s in zip(self.keys(call.user_id, call.function), self.names, self.specs, strict=True)
         ]
 
 

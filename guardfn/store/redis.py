@@ -5,11 +5,13 @@ present, and one field per bucket (its number) its amount; at most 121 buckets, 
 Redis keeps it in its compact listpack form. Amounts are integers (requests, tokens,
 and USD in nano-dollars, :data:`guardfn.limits.UNITS`: reservations rounded up), so
 the script adds with ``HINCRBY`` and totals never drift. A reservation is one Lua
-script (EVALSHA) over the hashes of all the call's limits: per limit it reads ``t`` and
-``o``, and only when the window edge has passed ``o`` does it drop the old buckets and
-recompute the total from the rest (each bucket once); it checks every limit, then adds
-the amounts (to the bucket and to ``t``) and extends the key's expiry when it opened a
-new bucket. It answers a bare ``0`` unless the caller asked for each limit's usage. Settle and release are one script each way too (the same one: add a
+script (EVALSHA) over the hashes of all the call's limits: per limit it adds the amount
+to its bucket and to ``t`` (two commands) and checks ``t`` against the capacity; the
+first call in a bucket instead drops the buckets that left the window (every instant of
+one bucket has the same live buckets, so that is enough), recomputes ``t`` from the rest
+and extends the key's expiry. A limit over its capacity makes the script take back
+what it added, so a refusal leaves nothing. It answers a bare ``0`` unless the caller
+asked for each limit's usage. Settle and release are one script each way too (the same one: add a
 difference to the reservation's bucket if it still counts) and settle returns every
 limit's usage afterwards. A refusal names the bucket whose leaving frees enough room,
 so it is one round trip as well and returns no log.
@@ -44,7 +46,7 @@ GRACE_MS = 60_000
 
 PRUNE = """
 local function prune(h, lo)
-  -- drop the buckets older than lo; recompute the total and the oldest bucket from the rest
+  -- drop the buckets older than lo; the total and the oldest bucket recomputed from the rest
   local all = redis.call('HGETALL', h)
   local gone, total, low = {}, 0, nil
   for j = 1, #all, 2 do
@@ -73,17 +75,29 @@ RESERVE = (
     PRUNE
     + """
 -- KEYS: one hash per limit. ARGV[1]: '1' to return each limit's usage before the reservation;
--- then per limit: bucket, oldest live bucket, capacity, amount (integer units), ttl (ms)
-local n, olds, used = #KEYS, {}, {0}
+-- then per limit: bucket, oldest live bucket, capacity, amount (integer units), ttl (ms).
+-- Adds first and takes back on a refusal: two commands per limit when the bucket exists.
+local n, used = #KEYS, {0}
 for i = 1, n do
   local b = 1 + 5 * (i - 1)
-  local h = KEYS[i]
-  local v = redis.call('HMGET', h, 't', 'o')
-  local total, o = tonumber(v[1]) or 0, tonumber(v[2])
-  if o and o < tonumber(ARGV[b + 2]) then total, o = prune(h, tonumber(ARGV[b + 2])) end
-  local amt, cap = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 3])
-  if total < 0 then total = 0 end
-  if total + amt > cap then
+  local h, s, amt, cap = KEYS[i], ARGV[b + 1], tonumber(ARGV[b + 4]), tonumber(ARGV[b + 3])
+  local total
+  if redis.call('HINCRBY', h, s, amt) == amt then
+    -- the first call in this bucket: drop the buckets that left, recompute the total, keep the key alive
+    total = prune(h, tonumber(ARGV[b + 2]))
+    local ttl = tonumber(ARGV[b + 5])
+    if redis.call('PTTL', h) < ttl then redis.call('PEXPIRE', h, ttl) end  -- never shortened
+  else
+    total = redis.call('HINCRBY', h, 't', amt)  -- a bucket that exists was pruned for when it began
+  end
+  if total > cap then
+    for j = 1, i do  -- take back what this call added
+      local bj = 1 + 5 * (j - 1)
+      local hj, sj, aj = KEYS[j], ARGV[bj + 1], tonumber(ARGV[bj + 4])
+      if redis.call('HINCRBY', hj, sj, -aj) == 0 then redis.call('HDEL', hj, sj) end
+      redis.call('HINCRBY', hj, 't', -aj)
+    end
+    total = total - amt
     local frees = -1  -- this call alone is larger than the limit
     if amt <= cap then
       frees = -2  -- no bucket frees enough: a window
@@ -103,18 +117,7 @@ for i = 1, n do
     end
     return {i, total, frees}
   end
-  olds[i] = o
-  used[i + 1] = total
-end
-for i = 1, n do
-  local b = 1 + 5 * (i - 1)
-  local h, s, amt = KEYS[i], ARGV[b + 1], ARGV[b + 4]
-  if redis.call('HINCRBY', h, s, amt) == tonumber(amt) then  -- a new bucket
-    if not olds[i] or tonumber(s) < olds[i] then redis.call('HSET', h, 'o', s) end
-    local ttl = tonumber(ARGV[b + 5])
-    if redis.call('PTTL', h) < ttl then redis.call('PEXPIRE', h, ttl) end  -- never shortened
-  end
-  redis.call('HINCRBY', h, 't', amt)
+  used[i + 1] = total - amt
 end
 if ARGV[1] == '1' then return used end  -- {0, usage of each limit before this reservation}
 return 0
@@ -132,7 +135,8 @@ for i = 1, #KEYS do
   local v = redis.call('HMGET', h, 't', 'o')
   local total, o = tonumber(v[1]) or 0, tonumber(v[2])
   if o and o < tonumber(ARGV[b + 2]) then total, o = prune(h, tonumber(ARGV[b + 2])) end
-  if o and ARGV[b + 3] ~= '0' and redis.call('HEXISTS', h, s) == 1 then
+  -- the reservation's bucket is still there exactly when it is not older than the oldest one
+  if o and ARGV[b + 3] ~= '0' and tonumber(s) >= o then
     redis.call('HINCRBY', h, s, ARGV[b + 3])
     total = redis.call('HINCRBY', h, 't', ARGV[b + 3])
   end
@@ -370,8 +374,16 @@ class RedisStore:
 
     def settle(self, claims: list[Claim], at: float, actual: list[float], now: float) -> list[float]:
         """Move each bucket of ``at`` from the reserved amount to the actual one (one EVALSHA); usage afterwards."""
-        targets: list[float | None] = list(actual)
-        return self._drive(self._adjust_plan(claims, at, targets, now)) if claims else []
+        if not claims:
+            return []
+        if self.cluster:
+            return self._drive(self._adjust_plan(claims, at, list(actual), now))
+        keys, args = _adjust_args(claims, at, list(actual), now)  # the plan's only step, without the generator
+        try:
+            result = self.eval(SCRIPTS["adjust"], keys, args)
+        except Exception as exc:
+            raise self._fail(exc) from None
+        return [int(t) / _scale(c) for c, t in zip(claims, result, strict=True)]
 
     def release(self, claims: list[Claim], at: float, now: float) -> None:
         """Take the amounts reserved at ``at`` back out of their buckets (one EVALSHA)."""
