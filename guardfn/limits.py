@@ -28,18 +28,22 @@ up to one bucket width (W/120: 0.5 s for a minute, 30 s for an hour, 12 minutes 
 a day, 6 hours for a 30-day month) before the exact sliding log would admit it.
 ``retry_after`` is the time until enough of the oldest buckets leave for the call to
 fit (sound: the call fits then, if nothing else was admitted meanwhile). Refused
-calls add nothing. A budget's reservation is an upper estimate; settling replaces it
-with the usage the provider reported, in the bucket it was reserved in.
+calls add nothing. A budget's reservation is an upper bound (the prompt's bytes plus
+``max_tokens``); settling replaces it with the usage the provider reported, in the
+bucket it was reserved in, so the guarantee holds for reported usage too as long as
+the provider never reports more than was reserved. Machines sharing a store should
+keep their clocks in sync: a clock s seconds behind sees windows s seconds late.
 
 Cost and memory: a log is at most 121 live buckets plus a running total, whatever the
-traffic. A check reads the total (O(1)), adds to one bucket and drops the buckets that
-left (each bucket is dropped once, so O(1) amortized; the total is recomputed from the
-at most 121 remaining buckets when that happens, so rounding never accumulates). A
-user idle for longer than the window costs nothing (keys expire).
+traffic. A check reads the total (O(1)) and adds to one bucket; the buckets that left
+are dropped when the window edge passes them, at most once per bucket width (every
+instant of one bucket has the same live buckets, :func:`oldest_live`), each bucket
+once, and the total is then recomputed from the at most 121 that remain, so rounding
+never accumulates. A user idle for longer than the window costs nothing (keys expire).
 
 Atomicity: one store operation checks and reserves every limit of a call, per user
-and global alike (one Lua script on Redis, one SQLite transaction on diskcache, one
-lock in memory); settling and releasing are one operation each. On Redis Cluster the
+and global alike (one Lua script on Redis, one SQL statement or transaction on
+diskcache, one lock in memory); settling and releasing are one operation each. On Redis Cluster the
 keys of one subject share a hash tag (``{u:<user>}``, ``{global}``), so users spread
 over slots; a call with per-user and global limits there makes one operation per
 subject and releases the first again when the second refuses, so a refused call

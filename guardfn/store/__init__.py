@@ -2,8 +2,8 @@
 
 * ``diskcache:///path`` (default: ``diskcache://`` = the user's cache directory, see
   :func:`default_url`): an embedded SQLite database in that directory, correct across
-  processes on one machine (each operation is one short ``BEGIN IMMEDIATE`` transaction
-  over a few small rows);
+  processes on one machine (each operation is one SQL statement over a few small rows,
+  or one short ``BEGIN IMMEDIATE`` transaction when buckets must leave the window);
 * ``redis://`` / ``rediss://``: many machines and serverless; one round trip per
   operation (a Lua script called by EVALSHA), ``redis.asyncio`` for async calls;
   ``redis+cluster://`` / ``rediss+cluster://`` for Redis Cluster (hash tags keep one
