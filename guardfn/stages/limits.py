@@ -61,6 +61,7 @@ class Limits:
         self.names = [_name(s) for s in self.specs]
         self.by_name = dict(zip(self.names, self.specs, strict=True))
         self.budgets = [i for i, s in enumerate(self.specs) if s.kind != "requests"]
+        self.priced = any(s.kind == "usd" for s in self.specs)
         # a user key is head + subject + tail; a global key is fixed
         self._parts = [tuple(counter_key("\0", s).split("\0")) for s in self.specs]
         self._keys: dict[tuple[str, str], list[str]] = {}
@@ -81,7 +82,8 @@ class Limits:
         if self.budgets:
             prompt = prompt_bound(call.messages)
             tokens = float(prompt + call.max_tokens)
-            usd = price_of(call.settings, call.provider, call.model).cost(prompt, call.max_tokens)
+            if self.priced:
+                usd = price_of(call.settings, call.provider, call.model).cost(prompt, call.max_tokens)
         amounts = {"requests": 1.0, "tokens": tokens, "usd": usd}
         return [
             Claim(key, name, s.window, s.capacity, amounts[s.kind])
@@ -197,7 +199,9 @@ def _budgets(call: Call, plan: Reservation, response: Response | StreamResponse)
     if usage.total_tokens == 0:
         return [], []  # the provider reported nothing (a stream closed early): keep the reservation
     tokens = float(usage.total_tokens)
-    usd = price_of(call.settings, call.provider, call.model).cost(usage.prompt_tokens, usage.completion_tokens)
+    usd = 0.0
+    if plan.limits.priced:
+        usd = price_of(call.settings, call.provider, call.model).cost(usage.prompt_tokens, usage.completion_tokens)
     specs = plan.limits.specs
     claims = [plan.claims[i] for i in plan.limits.budgets]
     return claims, [tokens if specs[i].kind == "tokens" else usd for i in plan.limits.budgets]
