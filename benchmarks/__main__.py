@@ -1,12 +1,15 @@
-"""Run the benchmarks; write benchmarks/results/latest.{md,json} and README.md's benchmark block.
+"""Run the benchmarks; write benchmarks/results/latest.{md,json} (and, when asked, README.md's block).
 
     python -m benchmarks                 # every bench_*.py (or: tox -e bench)
     python -m benchmarks overhead scale  # only these; the other sections keep their last run
+    python -m benchmarks --write         # ... and rewrite README.md's benchmark block from the results
     python -m benchmarks --quick         # a tenth of the iterations, written to results/quick.*
     python -m benchmarks --readme        # only re-render README.md from results/latest.json
 
-Each section records when and on which machine it ran; README.md shows every target
-from the issues beside its figure (misses marked) and every figure per benchmark.
+Each section records when and on which machine it ran. results/latest.md holds every
+figure per benchmark; README.md's block holds one screen: every target from the
+issues beside its figure and anchor (misses marked). README.md changes only with
+``--write`` or ``--readme``.
 """
 
 from __future__ import annotations
@@ -63,14 +66,15 @@ def write(results: report.Results, stem: str) -> None:
 
 
 def update_readme(results: report.Results) -> None:
-    """Rewrite README.md's benchmark block from ``results``."""
-    README.write_text(report.replace_block(README.read_text(), report.render(results, fold=True)))
+    """Rewrite README.md's benchmark block from ``results`` (the targets; the tables stay in results/)."""
+    README.write_text(report.replace_block(README.read_text(), report.render_readme(results)))
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default all): {', '.join(available())}")
     parser.add_argument("--quick", action="store_true", help="a tenth of the iterations; results/quick.*, README untouched")
+    parser.add_argument("--write", action="store_true", help="also rewrite README.md's benchmark block")
     parser.add_argument("--readme", action="store_true", help="only re-render README.md from results/latest.json")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(available()))
@@ -95,7 +99,7 @@ def main(argv: list[str]) -> int:
         print(report.markdown(ran["benchmarks"][name]["rows"]), file=sys.stderr, flush=True)
     results = report.merge(load(RESULTS / f"{stem}.json"), ran)
     write(results, stem)
-    if not args.quick:
+    if args.write and not args.quick:
         update_readme(results)
     print(report.render(results))
     if failed:

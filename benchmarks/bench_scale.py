@@ -6,8 +6,9 @@ Workers are threads (sync calls, one shared decorated function and client), proc
 three rounds is kept, so the anchor and the guarded figure always share a run.
 
 * overhead: guarded calls per second (default stages; and with two limits on Redis)
-  against the raw SDK on the same loopback provider, plus the client's CPU time per call.
-  The provider is one child process, so at 16 workers both sides queue on it; the CPU
+  against the raw SDK on the same upstream (:mod:`benchmarks.upstream`, not guardfn's
+  fake), plus the client's CPU time per call. Only guardfn's built-in stages load.
+  The upstream is one child process, so at 16 workers both sides queue on it; the CPU
   figure shows what guardfn adds where throughput cannot. Target (issue 2): async
   throughput at least 0.9x the raw ``AsyncOpenAI``.
 * limiter: the issue-3 check (rpm, rpd, tokens/day; 2,000 users per worker process)
@@ -25,9 +26,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.bench_limits import REDIS, USERS, claims, guardfn_check, limits_items, limits_library
+from benchmarks.bench_limits import USERS, claims, guardfn_check, limits_items, limits_library
 from benchmarks.bench_overhead import PROMPT, guarded, raw_openai
-from benchmarks.common import KEY, FakeProvider, Row, fake_provider, main, row, scaled
+from benchmarks.common import KEY, REDIS, Row, builtin_stages_only, main, row, scaled
+from benchmarks.upstream import upstream
 from benchmarks.workers import MODES, Mode, Phase, measure
 
 ISSUE = 10
@@ -42,26 +44,28 @@ def _users() -> Callable[[], str]:
     return lambda: f"scale-{prefix}-{next(counter) % 1000}"
 
 
-def overhead_ops(server: FakeProvider) -> dict[str, Callable[[], Any]]:
+def overhead_ops(url: str) -> dict[str, Callable[[], Any]]:
     """Sync operations: the raw call, the guarded call, the guarded call with limits on Redis."""
+    builtin_stages_only()
     user = _users()
-    plain, limited = guarded(server), guarded(server, limits=REDIS_LIMITS, store=REDIS)
+    plain, limited = guarded(url), guarded(url, limits=REDIS_LIMITS, store=REDIS)
     return {
-        "raw": raw_openai(server),
+        "raw": raw_openai(url),
         "guarded": lambda: plain(user(), PROMPT),
         "guarded + Redis limits": lambda: limited(user(), PROMPT),
     }
 
 
-async def overhead_async_ops(server: FakeProvider) -> dict[str, Callable[[], Any]]:
+async def overhead_async_ops(url: str) -> dict[str, Callable[[], Any]]:
     """The same operations as coroutine functions on the SDK's async client."""
     import openai
 
-    client = openai.AsyncOpenAI(base_url=server.openai_base_url, api_key=KEY, max_retries=0)
+    builtin_stages_only()
+    client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0)
     messages: Any = [{"role": "system", "content": "You are a support assistant."}, {"role": "user", "content": PROMPT}]
     user = _users()
-    plain = guarded(server, is_async=True)
-    limited = guarded(server, is_async=True, limits=REDIS_LIMITS, store=REDIS)
+    plain = guarded(url, is_async=True)
+    limited = guarded(url, is_async=True, limits=REDIS_LIMITS, store=REDIS)
     return {
         "raw": lambda: client.chat.completions.create(model="gpt-4o-mini", messages=messages, max_tokens=64),
         "guarded": lambda: plain(user(), PROMPT),
@@ -93,8 +97,7 @@ async def limiter_async_ops(url: str) -> dict[str, Callable[[], Any]]:
     per_minute, per_day, tokens = limits_items()
 
     async def ours() -> None:
-        i = next(counter)
-        assert await store.areserve(per_user[i % USERS], f"{run}-{i}", time.time()) is None
+        assert await store.areserve(per_user[next(counter) % USERS], time.time()) is None
 
     async def theirs() -> None:
         user = f"limits-{run}-{next(counter) % USERS}"
@@ -109,11 +112,11 @@ def _factory(mode: Mode, name: str) -> str:
     return f"benchmarks.bench_scale:{name}_async_ops" if mode == "async" else f"benchmarks.bench_scale:{name}_ops"
 
 
-def _overhead_rows(server: FakeProvider) -> list[Row]:
+def _overhead_rows(url: str) -> list[Row]:
     rows: list[Row] = []
     for mode in MODES:
         for workers in WORKERS:
-            phases = measure(_factory(mode, "overhead"), (server,), mode, workers, CALLS)
+            phases = measure(_factory(mode, "overhead"), (url,), mode, workers, CALLS)
             raw = phases["raw"]
             where = f"{mode} x{workers}"
             for name in ("guarded", "guarded + Redis limits"):
@@ -151,7 +154,7 @@ def _clean_redis() -> None:
     import redis
 
     client = redis.Redis.from_url(REDIS)
-    for pattern in ("*bench-*", "*limits-*", "*scale-*"):
+    for pattern in ("*bench-*", "*limits-*", "*scale-*", "*busy-*"):
         for key in client.scan_iter(match=pattern, count=1000):
             client.delete(key)
 
@@ -159,8 +162,8 @@ def _clean_redis() -> None:
 def run() -> list[Row]:
     rows: list[Row] = []
     try:
-        with fake_provider() as server:
-            rows += _overhead_rows(server)
+        with upstream() as url:
+            rows += _overhead_rows(url)
         rows += _limiter_rows(REDIS, "Redis", MODES)
         with tempfile.TemporaryDirectory() as tmp:
             rows += _limiter_rows(f"diskcache://{tmp}/limits", "diskcache", ("threads", "processes"))

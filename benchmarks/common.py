@@ -10,8 +10,78 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from guardfn.hookspecs import hookimpl
+
 Row = dict[str, Any]
 KEY = "sk-bench-0000000000"
+REDIS = os.environ.get("GUARDFN_BENCH_REDIS", "redis://127.0.0.1:6379/14")
+"""The Redis the benchmarks use (``GUARDFN_BENCH_REDIS``); they delete the keys they wrote."""
+
+
+def redis_db(db: int, url: str = REDIS) -> str:
+    """``url`` pointing at database ``db`` of the same server."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+def builtin_stages_only() -> None:
+    """Load no entry-point plugin: "default stages" means guardfn's built-ins, whatever is installed."""
+    os.environ["GUARDFN_PLUGINS"] = ""
+    from guardfn import plugins
+
+    plugins.reset()
+
+
+def interleaved(candidates: dict[str, Callable[[], Any]], n: int, warm_up: int = 100) -> dict[str, list[float]]:
+    """Seconds of every single call of each candidate; the candidates take turns call by call.
+
+    Percentiles of these lists compare like with like (p50 to p50), and drift on a shared
+    machine hits every candidate alike.
+    """
+    import time
+
+    for fn in candidates.values():
+        for _ in range(warm_up):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    clock = time.perf_counter
+    for _ in range(n):
+        for name, fn in candidates.items():
+            start = clock()
+            fn()
+            samples[name].append(clock() - start)
+    return samples
+
+
+class StubModel:
+    """A plugin answering every model request at once with a fixed response (no SDK, no socket)."""
+
+    def __init__(self, usage: tuple[int, int] = (32, 22)) -> None:
+        self.usage = usage
+
+    @hookimpl(tryfirst=True)
+    def guardfn_call_model(self, call: Any, api_key: str) -> Any:
+        """The fixed answer."""
+        from guardfn.call import Response, Usage
+
+        return Response(text="Open Settings, then Security.", model=call.model, finish_reason="stop",
+                        usage=Usage(*self.usage))  # fmt: skip
+
+
+@contextlib.contextmanager
+def stubbed_model(usage: tuple[int, int] = (32, 22)) -> Iterator[None]:
+    """Within this block every guarded call gets :class:`StubModel`'s answer instead of the SDK's."""
+    import guardfn
+
+    name = guardfn.register(StubModel(usage), name="bench-stub-model")
+    try:
+        yield
+    finally:
+        from guardfn import plugins
+
+        plugins.unregister(name)
 
 
 def scaled(n: int) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks.common import Row
 
-BEGIN = "<!-- benchmarks:begin; `python -m benchmarks` rewrites this block -->"
+BEGIN = "<!-- benchmarks:begin; `python -m benchmarks --write` rewrites this block -->"
 END = "<!-- benchmarks:end -->"
 Results = dict[str, Any]
 
@@ -100,6 +100,21 @@ def render(results: Results, *, fold: bool = False) -> str:
             parts.append(f"<details><summary>{title}: {len(section['rows'])} figures</summary>\n\n{body}\n\n</details>")
         else:
             parts.append(f"### {title}\n\n{body}")
+    return "\n\n".join(parts) + "\n"
+
+
+def render_readme(results: Results) -> str:
+    """README.md's block: the machine and every target beside its figure; the full tables are in results/."""
+    judged = targets(results)
+    missed = sum(1 for *_, r in judged if not r["met"])
+    ran = sorted({section["ran"] for _, section in sections(results)})
+    when = ran[0] if len(ran) == 1 else f"{ran[0]} to {ran[-1]}"
+    parts = [
+        f"Machine: {_machines(results)}; ran {when}.",
+        f"Targets from the issues: {len(judged) - missed} of {len(judged)} met, {missed} missed (marked **MISSED**). "
+        "Every figure of every benchmark: [benchmarks/results/latest.md](benchmarks/results/latest.md).",
+        _targets_table(results),
+    ]
     return "\n\n".join(parts) + "\n"
 
 

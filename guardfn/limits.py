@@ -13,36 +13,57 @@ each user to 10 and everybody together to 1,000 a minute (the same keys work in
 one allowance per user id across every guarded function) or ``"user+function"`` (one
 per user id per guarded function). Global limits are always shared by everybody.
 
-Algorithm: an exact sliding log. Each limit keeps ``(timestamp, reservation id,
-amount)`` for every admission younger than its window W; a call is admitted when the
-live amounts plus its own stay within the capacity N. An admission at ``t`` therefore
-counts at every instant of ``[t, t + W)``, so no window of length W, aligned or not,
-ever holds more than N (a fixed-bucket counter can admit 2N across a boundary, and
-GCRA N + 1). Refused calls add nothing. ``retry_after`` is exact: the time until enough
-of the oldest entries leave the window.
+Algorithm: a bucketed sliding log with running totals. Each limit's window W is cut
+into :data:`BUCKETS` (120) buckets of width ``w = W / 120``, aligned to the epoch
+(bucket ``s`` covers ``[s*w, (s+1)*w)``); an admission at ``t`` adds its amount to the
+bucket of ``t``. A bucket stays in the count until its whole width has left the
+window, i.e. until ``(s + 1) * w + W``, so an amount admitted at ``t`` counts at every
+instant of ``[t, t + W)`` and at most one bucket width longer. A call is admitted when
+the live total plus its own amount stays within the capacity N.
 
-Memory per user and limit: one entry per admission still inside the window, so at most
-N entries for a request limit; a token or USD budget holds one entry per admitted
-request of the window. On Redis an entry costs about 60-100 bytes (sorted-set member
-plus an amount for budgets); on diskcache and in memory about the same in a pickled
-dict. A user idle for longer than the window costs nothing (keys expire).
+The exact guarantee: no interval of length W, aligned or not, ever holds admitted
+amounts (as reserved) above N: when the last admission of such an interval was
+checked, every earlier one was still counted. The price is that a call may be refused
+up to one bucket width (W/120: 0.5 s for a minute, 30 s for an hour, 12 minutes for
+a day, 6 hours for a 30-day month) before the exact sliding log would admit it.
+``retry_after`` is the time until enough of the oldest buckets leave for the call to
+fit (sound: the call fits then, if nothing else was admitted meanwhile). Refused
+calls add nothing. A budget's reservation is an upper bound (the prompt's bytes plus
+``max_tokens``); settling replaces it with the usage the provider reported, in the
+bucket it was reserved in, so the guarantee holds for reported usage too as long as
+the provider never reports more than was reserved. Machines sharing a store should
+keep their clocks in sync: a clock s seconds behind sees windows s seconds late.
 
-Atomicity: one store operation checks and reserves every per-user limit of a call
-(one Lua script on Redis, one SQLite transaction on diskcache, one lock in memory).
-Global limits live under their own key (``{global}``, one Redis Cluster slot) and
-are reserved in a second operation only after the per-user one passed; when the
-global one refuses, the per-user reservation is released again, so a refused call
+Cost and memory: a log is at most 121 live buckets plus a running total, whatever the
+traffic. A check reads the total (O(1)) and adds to one bucket; the buckets that left
+are dropped when the window edge passes them, at most once per bucket width (every
+instant of one bucket has the same live buckets, :func:`oldest_live`), each bucket
+once, and the total is then recomputed from the at most 121 that remain, so rounding
+never accumulates. A user idle for longer than the window costs nothing (keys expire).
+
+Atomicity: one store operation checks and reserves every limit of a call, per user
+and global alike (one Lua script on Redis, one SQL statement or transaction on
+diskcache, one lock in memory); settling and releasing are one operation each. On Redis Cluster the
+keys of one subject share a hash tag (``{u:<user>}``, ``{global}``), so users spread
+over slots; a call with per-user and global limits there makes one operation per
+subject and releases the first again when the second refuses, so a refused call
 consumes nothing.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, unquote
 
 from guardfn.errors import ConfigurationError
+
+BUCKETS = 120
+"""Buckets per window: a refusal comes at most ``window / BUCKETS`` early; a log holds at most ``BUCKETS + 1``."""
+KEY_PREFIX = "guardfn:b"
+"""Prefix of every counter key (``b``: the bucketed layout; older layouts' keys are never read)."""
 
 Kind = Literal["requests", "tokens", "usd"]
 WINDOWS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0, "month": 30 * 86400.0}
@@ -63,6 +84,18 @@ class LimitSpec:
     window: float
     capacity: float
     scope: Literal["user", "global"] = "user"
+
+
+UNITS: dict[Kind, float] = {"requests": 1.0, "tokens": 1.0, "usd": 1e9}
+"""Integer units a store may count each kind in (Redis does: whole requests and tokens, nano-USD)."""
+
+
+def kind_of(name: str) -> Kind:
+    """What a limit counts, from its name (``"tokens_per_day"``, ``"global.usd_per_month"``)."""
+    kind = name.rpartition(".")[2].partition("_per_")[0]
+    if kind not in ALLOWED:
+        raise ValueError(f"not a limit name: {name!r}")
+    return kind  # type: ignore[return-value]
 
 
 def limit_names() -> list[str]:
@@ -96,9 +129,12 @@ def _spec(key: str, value: Any, scope: Literal["user", "global"]) -> LimitSpec:
     return LimitSpec(key, kind, WINDOWS[unit], float(value), scope)  # type: ignore[arg-type]
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def _quote(part: str) -> str:
     """Percent-encode a user id or function name so keys stay unambiguous (no ``|``, ``}``, globs)."""
-    return quote(part, safe="")
+    return part if _UNRESERVED.fullmatch(part) else quote(part, safe="")
 
 
 def subject(user_id: str, function: str, scope: str) -> str:
@@ -111,13 +147,37 @@ def subject(user_id: str, function: str, scope: str) -> str:
 def counter_key(subject_id: str, spec: LimitSpec) -> str:
     """The store key of one limit's log; the ``{...}`` hash tag keeps a subject on one Redis Cluster slot."""
     tag = "global" if spec.scope == "global" else f"u:{subject_id}"
-    return f"guardfn:{{{tag}}}:{spec.name}"
+    return f"{KEY_PREFIX}:{{{tag}}}:{spec.name}"
 
 
 def user_key_prefixes(user_id: str) -> tuple[str, str]:
     """Key prefixes of every counter of one user, in any ``limit_scope``."""
     who = _quote(user_id)
-    return f"guardfn:{{u:{who}}}:", f"guardfn:{{u:{who}|"
+    return f"{KEY_PREFIX}:{{u:{who}}}:", f"{KEY_PREFIX}:{{u:{who}|"
+
+
+def bucket_width(window: float) -> float:
+    """The width in seconds of one bucket of a ``window``-second log."""
+    return window / BUCKETS
+
+
+def bucket_of(at: float, window: float) -> int:
+    """The bucket an admission at ``at`` (seconds since the epoch) goes to."""
+    return math.floor(at / (window / BUCKETS))
+
+
+def oldest_live(now: float, window: float) -> int:
+    """The oldest bucket still counted at ``now``: bucket ``s`` counts until ``(s + 1) * w + window``.
+
+    Defined from the bucket of ``now`` (``window`` is exactly :data:`BUCKETS` widths), so
+    every instant of one bucket has the same live buckets: a store prunes once per bucket.
+    """
+    return bucket_of(now, window) - BUCKETS
+
+
+def leaves_at(bucket: int, window: float) -> float:
+    """When ``bucket`` stops counting (seconds since the epoch)."""
+    return (bucket + 1) * (window / BUCKETS) + window
 
 
 def describe_key(key: str) -> tuple[str, str]:

@@ -17,9 +17,12 @@ not, with or without tools, take exactly the same steps.
 
 An :class:`Engine` is built once per guarded function (and again when
 ``guardfn.configure`` or the registered plugins change); a :class:`~guardfn.call.Call`
-is fresh per invocation. The engine walks each hook's implementations itself, in hook
-order, so every stage's time is recorded on ``call.spans`` and an exception is attributed
-to the plugin that raised it.
+is fresh per invocation. A plugin (a stage module, or any plugin object) may declare
+``active(settings) -> bool``: when it answers ``False`` for a function's settings, the
+engine leaves that plugin's implementations out of the function's steps (it is still
+configured), so a control that is off costs nothing per call. The engine walks each hook's
+implementations itself, in hook order, so every stage's time is recorded on ``call.spans``
+and an exception is attributed to the plugin that raised it.
 """
 
 from __future__ import annotations
@@ -95,6 +98,17 @@ REQUIRED_STAGES: dict[str, Callable[[Settings], bool]] = {
     "html": lambda s: bool(s.output_rules.get("html")),
 }
 TOOL_ERROR_NOTE = "Error: the tool raised {name}; it did not complete."
+
+
+def _idle_plugins(settings: Settings, pm: pluggy.PluginManager, disabled: frozenset[str]) -> frozenset[str]:
+    """Plugins that declare, by an ``active(settings) -> bool`` attribute, that they have nothing
+    to do for these settings: their hook implementations are left out of this engine's steps."""
+    idle = set()
+    for name, plugin in pm.list_name_plugin():
+        active = getattr(plugin, "active", None)
+        if name is not None and name not in disabled and callable(active) and not active(settings):
+            idle.add(name)
+    return frozenset(idle)
 
 
 def outcome_of(error: BaseException | None) -> str:
@@ -197,6 +211,9 @@ class Engine:
             self.impls[step] = impls
         self.keys = KeyCache()
         self.run_step_sync(None, "guardfn_configure", {"settings": settings})
+        idle = _idle_plugins(settings, pm, disabled)  # asked once the options are validated
+        for step in STEPS[1:]:  # an idle stage is still configured (above), then left out
+            self.impls[step] = [i for i in self.impls[step] if i.plugin_name not in idle]
         provider = settings.provider or self.first_sync(
             None, "guardfn_select_provider", {"model": settings.model, "settings": settings}
         )

@@ -18,6 +18,10 @@ knows the model wins:
 6. :data:`FALLBACK`, with a one-time warning: an unknown model is over-counted, never free.
 
 ``guardfn prices MODEL`` shows the price used and where it came from.
+
+The stages look prices up with :func:`price_of`, which resolves a model once per settings
+object (one per guarded function and configuration) and plugin set, and then answers from
+a dict: the hook and the snapshot search do not run on every request.
 """
 
 from __future__ import annotations
@@ -31,10 +35,16 @@ import logging
 import os
 import re
 import threading
+import weakref
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
+
+from guardfn import plugins
+
+if TYPE_CHECKING:
+    from guardfn.settings import Settings
 
 log = logging.getLogger("guardfn.pricing")
 
@@ -225,9 +235,7 @@ def resolve(
         best = max((prefix for prefix in overrides if model.startswith(prefix)), key=len, default=None)
         if best is not None:
             return PriceInfo(Price(*overrides[best]), f"pricing= ({best!r})")
-    from guardfn.plugins import get_plugin_manager
-
-    hooked = get_plugin_manager().hook.guardfn_model_price(provider=provider, model=model)
+    hooked = plugins.get_plugin_manager().hook.guardfn_model_price(provider=provider, model=model)
     if hooked is not None:
         return PriceInfo(Price(*hooked), "the guardfn_model_price hook")
     url = endpoint(provider, base_url)
@@ -249,3 +257,39 @@ def price_for(
 ) -> Price:
     """The price of ``model`` (:func:`resolve` without the source)."""
     return resolve(provider, model, overrides, base_url).price
+
+
+_resolved: dict[int, tuple[weakref.ref[Settings], int, dict[tuple[str, str], Price]]] = {}
+_resolved_lock = threading.Lock()
+
+
+def price_of(settings: Settings, provider: str, model: str) -> Price:
+    """:func:`price_for` with ``settings.pricing``, resolved once per settings object, plugin set and model.
+
+    The cache holds a weak reference to ``settings`` (a new object that reuses a freed
+    one's ``id`` starts afresh) and the plugin generation (registering a plugin that
+    implements ``guardfn_model_price`` is seen at once).
+    """
+    gen = plugins.generation()
+    entry = _resolved.get(id(settings))
+    if entry is None or entry[0]() is not settings or entry[1] != gen:
+        entry = _new_entry(settings, gen)
+    prices = entry[2]
+    price = prices.get((provider, model))
+    if price is None:
+        price = prices[(provider, model)] = price_for(provider, model, settings.pricing, settings.base_url)
+    return price
+
+
+def _new_entry(settings: Settings, gen: int) -> tuple[weakref.ref[Settings], int, dict[tuple[str, str], Price]]:
+    key = id(settings)
+
+    def forget(ref: weakref.ref[Settings]) -> None:
+        with _resolved_lock:
+            if _resolved.get(key, (None,))[0] is ref:
+                del _resolved[key]
+
+    entry: tuple[weakref.ref[Settings], int, dict[tuple[str, str], Price]] = (weakref.ref(settings, forget), gen, {})
+    with _resolved_lock:
+        _resolved[key] = entry
+    return entry

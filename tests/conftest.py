@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -33,3 +34,20 @@ def server() -> Iterator[FakeLLMServer]:
     """A running fake OpenAI/Anthropic server on 127.0.0.1."""
     with FakeLLMServer() as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[str]:
+    """A real 3-node Redis Cluster started for this test session; yields its ``redis+cluster://`` URL."""
+    from tests._redis import LocalCluster, cluster_tools_missing
+
+    reason = cluster_tools_missing()
+    if reason is not None:
+        if os.environ.get("GUARDFN_TEST_CLUSTER") == "required":  # CI: a missing tool fails, never skips
+            pytest.fail(reason)
+        pytest.skip(reason)
+    cluster = LocalCluster().start()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()

@@ -242,3 +242,18 @@ async def test_budget_alert_with_redis_store(server, alerts, redis_store, is_asy
         answer(user, "hi")
     (details,) = [d for kind, _, d in alerts.alerts if kind == "budget"]
     assert (details["used"], details["user"]) == (85.0, hash_user_id(user))
+
+
+def test_a_global_budget_alert_fires_once_for_the_request_that_crosses_it(server, alerts, guardfn_memory_store):
+    for _ in range(2):
+        server.reply("x", usage=(30, 0))
+    answer = _fn(server, max_tokens=5, limits={"tokens_per_day": 1000, "global": {"tokens_per_day": 80}})
+    answer("alice", "hi")  # 30 of 80
+    answer("bob", "hi")  # 60 of 80: 75%
+    assert "budget" not in alerts.kinds()
+    with pytest.raises(guardfn.BudgetExceeded):  # the reservation (prompt bound + 5) no longer fits
+        answer("carol", "hi" * 10)
+    server.reply("x", usage=(5, 0))
+    answer("carol", "hi")  # 65 of 80: 81.25%, crossed by this request
+    (details,) = [d for kind, _, d in alerts.alerts if kind == "budget"]
+    assert details == {"limit": "tokens_per_day", "scope": "global", "used": 65.0, "capacity": 80.0, "ratio": 0.8125}

@@ -94,6 +94,31 @@ def test_a_partial_run_keeps_the_other_sections() -> None:
     assert merged["benchmarks"]["b"]["rows"][0]["name"] == "x"
 
 
+def test_the_readme_block_is_one_screen_of_targets() -> None:
+    missed = row("check", 150.0, "us", anchor="PING", anchor_value=50.0, target="<= 1.3x", met=False)
+    plain = row("added", 10.0, "us", target="report")
+    text = report.render_readme({"benchmarks": {"limits": _section(3, [missed, plain])}})
+    assert "| #3 | limits: check | 150 us | PING: 50 | 3 | <= 1.3x | **MISSED** |" in text
+    assert "added" not in text and "<details>" not in text  # the full tables live in results/latest.md
+    assert "benchmarks/results/latest.md" in text
+
+
+def test_a_run_rewrites_the_readme_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.__main__ as cli
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.BEGIN}\nold\n{report.END}\n")
+    monkeypatch.setattr(cli, "README", readme)
+    monkeypatch.setattr(cli, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(cli, "available", lambda: ["probe"])
+    monkeypatch.setattr(cli, "run_one", lambda name: _section(3, [row("x", 1.0, "s", target="<= 2", met=True)]))
+    assert cli.main(["probe"]) == 0
+    assert report.block_of(readme.read_text()) == "old"
+    assert (tmp_path / "results" / "latest.md").exists()
+    assert cli.main(["probe", "--write"]) == 0
+    assert "| #3 | probe: x |" in report.block_of(readme.read_text())
+
+
 def test_replace_block_changes_only_the_block() -> None:
     text = f"intro\n{report.BEGIN}\nold table\n{report.END}\nrest\n"
     replaced = report.replace_block(text, "new table")
@@ -105,7 +130,8 @@ def test_replace_block_changes_only_the_block() -> None:
 
 def test_readme_shows_the_committed_latest_results() -> None:
     results = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
-    expected = report.render(results, fold=True).strip()
+    expected = report.render_readme(results).strip()
     assert report.block_of((ROOT / "README.md").read_text()) == expected, "run: python -m benchmarks --readme"
+    assert (ROOT / "benchmarks" / "results" / "latest.md").read_text() == report.render(results)
     names = {p.stem.removeprefix("bench_") for p in (ROOT / "benchmarks").glob("bench_*.py")}
     assert set(results["benchmarks"]) == names, "every benchmark has a section in the latest results"

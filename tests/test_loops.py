@@ -84,15 +84,15 @@ def test_a_failing_close_does_not_stop_the_others() -> None:
 def test_redis_store_async_client_per_loop_leaks_no_sockets() -> None:
     store = RedisStore(REDIS)
     user = uuid.uuid4().hex
-    claim = Claim(f"guardfn:{{u:{user}}}:requests_per_day", "requests_per_day", 86400.0, 10_000, 1.0)
+    claim = Claim(f"guardfn:b:{{u:{user}}}:requests_per_day", "requests_per_day", 86400.0, 10_000, 1.0)
 
     async def reserve() -> None:
-        assert await store.areserve([claim], uuid.uuid4().hex, time.time()) is None
+        assert await store.areserve([claim], time.time()) is None
 
     asyncio.run(reserve())  # the first run opens whatever is opened once per process
     before = _open_fds()
     for _ in range(25):
         asyncio.run(reserve())
     assert _open_fds() <= before + 1
-    assert store.client.zcard(claim.key) == 26
+    assert store.used(claim.key, 86400.0, time.time()) == 26
     store.client.delete(claim.key)

@@ -1,20 +1,25 @@
-"""The counter-store contract, checked on every store: memory, a real diskcache directory, a real Redis.
+"""The counter-store contract, checked on every store: memory, a real diskcache directory, a real
+Redis and a real 3-node Redis Cluster.
 
-Property tests drive each store with a controllable clock (epoch-sized timestamps, random
-arrival gaps) and compare it with a plain model of the sliding log: it must admit
-exactly when the window has room, never more than N in any window, compute the same
-``retry_after``, and keep nothing of a refused or released reservation.
+A model-based property test drives each store through random interleavings of
+reservations, settles, releases and clock steps (epoch-sized timestamps, steps back as
+well as forward) and compares it with a plain model of the bucketed log
+(:mod:`guardfn.limits`): it admits exactly when the model has room, reports the same
+usage and ``retry_after``, keeps nothing of a refused call, settles and releases in the
+reservation's bucket, and no window ever holds more than the allowance.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing
 import shutil
 import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -22,7 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guardfn.errors import ConfigurationError, StoreUnavailable
-from guardfn.store import Claim, Store, default_url, open_store, redacted_url
+from guardfn.limits import BUCKETS, bucket_of, bucket_width, leaves_at, oldest_live
+from guardfn.store import MIN_RETRY, Claim, Store, default_url, open_store, redacted_url
+from guardfn.store.disk import DiskStore
 from guardfn.store.memory import MemoryStore
 from tests._redis import redis_url
 
@@ -30,11 +37,12 @@ REDIS = redis_url(15)
 RUN = uuid.uuid4().hex
 """Every key of this module contains RUN, so cleanup never touches another run's keys."""
 T0 = 1_763_000_000.0
-STORES = ["memory", "diskcache", "redis"]
+STORES = ["memory", "diskcache", "diskcache-transactions", "redis", "cluster"]
+"""``diskcache-transactions``: the SQLite store without its one-statement paths (SQLite before 3.35)."""
 
 
-def _key(name: str = "requests_per_minute") -> str:
-    return f"guardfn:{{u:{RUN}-{uuid.uuid4().hex}}}:{name}"
+def _key(name: str = "requests_per_minute", subject: str = "") -> str:
+    return f"guardfn:b:{{u:{RUN}-{subject or uuid.uuid4().hex}}}:{name}"
 
 
 @pytest.fixture(scope="module")
@@ -61,153 +69,269 @@ def store(request: pytest.FixtureRequest, disk_dir: str) -> Store:
         return open_store(f"memory://{RUN}")
     if kind == "diskcache":
         return open_store(f"diskcache://{disk_dir}/contract")
+    if kind == "diskcache-transactions":
+        store = DiskStore(f"diskcache://{disk_dir}/contract-transactions")
+        store.one_statement = False
+        return store
+    if kind == "cluster":
+        return open_store(request.getfixturevalue("redis_cluster"))
     return open_store(REDIS)
 
 
-# --- the algorithm -------------------------------------------------------------------------
+# --- the geometry --------------------------------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None)
 @given(
-    # negative gaps: clocks of different processes or machines disagree by a little
-    gaps=st.lists(st.floats(min_value=-0.5, max_value=90.0), min_size=1, max_size=40),
-    capacity=st.integers(min_value=1, max_value=5),
-    window=st.sampled_from([1.0, 7.0, 60.0, 61.5]),
+    at=st.floats(min_value=1e9, max_value=2e9),
+    window=st.sampled_from([1.0, 7.0, 60.0, 61.5, 3600.0, 86400.0, 30 * 86400.0]),
 )
-def test_request_log_admits_exactly_when_the_window_has_room(
-    store: Store, gaps: list[float], capacity: int, window: float
-) -> None:
-    key = _key()
-    now, admitted = T0, list[float]()
-    latest = now  # an entry pruned when the clock was at `latest` stays gone if a clock then runs behind
-    for i, gap in enumerate(gaps):
-        now += gap
-        latest = max(latest, now)
-        in_window = [t for t in admitted if t > latest - window]
-        denied = store.reserve([Claim(key, "requests_per_minute", window, capacity, 1.0)], f"r{i}", now)
-        if denied is None:
-            assert len(in_window) < capacity  # never over-admits
-            admitted.append(now)
-        else:
-            assert len(in_window) == capacity  # refuses only when the window is full
-            assert (denied.name, denied.usage, denied.capacity) == ("requests_per_minute", capacity, capacity)
-            assert denied.retry_after == pytest.approx(max(min(in_window) + window - now, 0.0), abs=1e-5)
-            assert 0 < denied.retry_after <= window + 0.5 * len(gaps)  # + how far clocks ran ahead
-        # a refused attempt left nothing behind: the store holds exactly the model's live entries
-        live = sorted(t for t in admitted if t > latest - window)
-        assert [ts for ts, _ in store.entries(key, window, now)] == pytest.approx(live)
-    admitted.sort()
-    for i, t in enumerate(admitted):  # any window [t, t + window) holds at most `capacity`
-        assert sum(1 for u in admitted[i:] if u < t + window) <= capacity
+def test_an_admission_counts_for_its_whole_window_and_at_most_one_bucket_longer(at: float, window: float) -> None:
+    bucket = bucket_of(at, window)
+    ends = leaves_at(bucket, window)
+    rounding = 1e-6  # float rounding of epoch-sized times: sub-microsecond
+    assert at + window - rounding <= ends <= at + window + bucket_width(window) + rounding
+    assert oldest_live(at, window) <= bucket  # counted when it is made
+    assert oldest_live(ends - 1e-6 * window, window) <= bucket < oldest_live(ends + 1e-6 * window, window)
+    assert bucket - oldest_live(at, window) <= BUCKETS  # at most BUCKETS + 1 live buckets
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    steps=st.lists(
-        st.tuples(st.floats(min_value=0.0, max_value=40.0), st.integers(min_value=0, max_value=400)),
-        min_size=1,
-        max_size=30,
+# --- the algorithm, against a model ----------------------------------------------------------
+
+
+@dataclass
+class ModelLog:
+    """The bucketed log as the contract defines it: ``{bucket: amount}``, pruned as the store prunes."""
+
+    window: float
+    capacity: float
+    buckets: dict[int, float] = field(default_factory=dict)
+
+    def prune(self, now: float) -> None:
+        oldest = oldest_live(now, self.window)
+        for bucket in [b for b in self.buckets if b < oldest]:
+            del self.buckets[bucket]
+
+    def used(self) -> float:
+        return max(sum(self.buckets.values()), 0.0)
+
+    def retry_after(self, amount: float, now: float) -> float:
+        if amount > self.capacity:
+            return math.inf
+        need, freed = self.used() + amount - self.capacity, 0.0
+        for bucket in sorted(self.buckets):
+            freed += self.buckets[bucket]
+            if freed >= need:
+                return max(MIN_RETRY, leaves_at(bucket, self.window) - now)
+        return self.window
+
+
+@dataclass
+class Admission:
+    """One admitted reservation: when, its current amounts, whether it was settled, released, settled up."""
+
+    at: float
+    amounts: list[float]
+    settled: bool = False
+    released: bool = False
+    grew: bool = False
+
+
+OPS = st.lists(
+    st.one_of(
+        # the clock moves by a fraction of the window: any, or one that lands on a bucket edge
+        st.tuples(
+            st.just("reserve"),
+            st.one_of(st.floats(min_value=-0.01, max_value=0.7), st.sampled_from([0.0, 1 / 240, 1 / 120, 119 / 120, 1.0, 121 / 120])),
+            st.integers(0, 300),
+        ),
+        st.tuples(st.just("wait"), st.sampled_from([1 / 120, 0.5, 1.0, 121 / 120]), st.just(0)),  # time passes
+        st.tuples(st.just("settle"), st.integers(0, 40), st.floats(min_value=0.0, max_value=1.5)),
+        st.tuples(st.just("release"), st.integers(0, 40), st.just(0.0)),
     ),
-    capacity=st.integers(min_value=100, max_value=1000),
+    min_size=1,
+    max_size=40,
 )
-def test_token_budget_admits_exactly_within_capacity(store: Store, steps: list[tuple[float, int]], capacity: int) -> None:
-    key, window = _key("tokens_per_minute"), 60.0
-    now, admitted = T0, list[tuple[float, int]]()
-    for i, (gap, amount) in enumerate(steps):
-        now += gap
-        used = sum(a for t, a in admitted if t > now - window)
-        denied = store.reserve([Claim(key, "tokens_per_minute", window, capacity, float(amount))], f"r{i}", now)
-        if denied is None:
-            assert used + amount <= capacity
-            admitted.append((now, amount))
-        else:
-            assert used + amount > capacity
-            assert denied.usage == pytest.approx(used)
-            # retry_after: when enough of the oldest entries have left for this amount to fit
-            live = sorted((t, a) for t, a in admitted if t > now - window)
-            freed, expected = 0, None
-            for t, a in live:
-                freed += a
-                if used - freed + amount <= capacity:
-                    expected = t + window - now
-                    break
-            if amount > capacity:
-                assert denied.retry_after == float("inf")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS, requests=st.integers(1, 6), tokens=st.integers(100, 1000), window=st.sampled_from([7.0, 60.0, 61.5]))
+def test_the_store_behaves_as_the_bucketed_log_and_never_over_admits(
+    store: Store, ops: list[tuple[str, float, float]], requests: int, tokens: int, window: float
+) -> None:
+    subject = uuid.uuid4().hex
+    keys = [_key("requests_per_minute", subject), _key("tokens_per_minute", f"g{subject}")]  # two subjects
+    model = [ModelLog(window, requests), ModelLog(window, tokens)]
+    now, admitted, monotonic = T0, list[Admission](), True
+    for op, a, b in ops:
+        if op == "wait":
+            now += a * window
+            continue
+        if op == "reserve":
+            now += a * window
+            monotonic &= a >= 0
+            amounts = [1.0, float(b)]
+            claims = [Claim(k, k.rpartition(":")[2], window, m.capacity, x) for k, m, x in zip(keys, model, amounts, strict=True)]
+            for m in model:
+                m.prune(now)
+            before = [m.used() for m in model]
+            usage: list[float] = []
+            denied = store.reserve(claims, now, usage)
+            fits = [u + x <= m.capacity + 1e-9 for u, x, m in zip(before, amounts, model, strict=True)]
+            if all(fits):
+                assert denied is None
+                assert usage == pytest.approx(before)
+                for m, x in zip(model, amounts, strict=True):
+                    bucket = bucket_of(now, window)
+                    m.buckets[bucket] = m.buckets.get(bucket, 0.0) + x
+                admitted.append(Admission(now, amounts))
+                if monotonic and not any(d.grew for d in admitted):  # the exact sliding window holds too
+                    for i, m in enumerate(model):
+                        live = [d.amounts[i] for d in admitted if not d.released and now - window < d.at <= now]
+                        assert sum(live) <= m.capacity + 1e-9
             else:
-                assert expected is not None
-                assert denied.retry_after == pytest.approx(max(expected, 0.0), abs=1e-5)
-        live_total = sum(a for t, a in admitted if t > now - window)
-        assert sum(a for _, a in store.entries(key, window, now)) == pytest.approx(live_total)
-        assert store.used(key, window, now) == pytest.approx(live_total)  # the alerts' cheap read
+                first = fits.index(False)
+                assert denied is not None and denied.name == claims[first].name
+                assert denied.usage == pytest.approx(before[first])
+                assert denied.retry_after == pytest.approx(model[first].retry_after(amounts[first], now), abs=1e-6)
+        else:  # settle or release one reservation that was neither (the limits stage does one or the other, once)
+            pending = [d for d in admitted if not d.settled and not d.released]
+            if not pending:
+                continue
+            d = pending[int(a) % len(pending)]
+            claims = [Claim(k, k.rpartition(":")[2], window, m.capacity, x) for k, m, x in zip(keys, model, d.amounts, strict=True)]
+            for m in model:
+                m.prune(now)
+            bucket = bucket_of(d.at, window)
+            if op == "settle":
+                actual = float(math.floor(d.amounts[1] * b))
+                used = store.settle(claims[1:], d.at, [actual], now)
+                if bucket in model[1].buckets:
+                    model[1].buckets[bucket] += actual - d.amounts[1]
+                d.settled, d.grew, d.amounts = True, actual > d.amounts[1], [1.0, actual]
+                assert used == pytest.approx([model[1].used()])
+            else:
+                store.release(claims, d.at, now)
+                for m, x in zip(model, d.amounts, strict=True):
+                    if bucket in m.buckets:
+                        m.buckets[bucket] -= x
+                d.released = True
+        for k, m in zip(keys, model, strict=True):
+            assert store.used(k, window, now) == pytest.approx(m.used(), abs=1e-9)
+            assert len(store.buckets(k, window, now)) <= BUCKETS + 1
+    if monotonic and not any(d.grew for d in admitted):
+        live = sorted((d.at, d.amounts) for d in admitted if not d.released)
+        for i, (start, _) in enumerate(live):  # any window [t, t + window) holds at most the allowance
+            for j, m in enumerate(model):
+                assert sum(x[j] for t, x in live[i:] if t < start + window) <= m.capacity + 1e-9
+
+
+@pytest.mark.parametrize("window", [60.0, 86400.0])
+def test_a_bucket_counts_until_its_edge_and_not_after(store: Store, window: float) -> None:
+    key = _key("tokens_per_day")
+    full = Claim(key, "tokens_per_day", window, 100, 100.0)
+    assert store.reserve([full], T0) is None
+    edge = leaves_at(bucket_of(T0, window), window)
+    denied = store.reserve([full], edge - 1e-3)
+    assert denied is not None and denied.usage == 100 and denied.retry_after == pytest.approx(1e-3, abs=1e-5)
+    assert store.reserve([full], edge) is None  # left exactly at its edge: the full allowance again
+    assert store.used(key, window, edge) == 100
 
 
 def test_one_failing_limit_reserves_nothing_in_the_others(store: Store) -> None:
-    wide, narrow = _key("requests_per_day"), _key("tokens_per_day")
+    wide, narrow = _key("requests_per_day"), _key("tokens_per_day", "global")
     claims = [Claim(wide, "requests_per_day", 86400.0, 100, 1.0), Claim(narrow, "tokens_per_day", 86400.0, 1000, 400.0)]
-    results = [store.reserve(claims, f"r{i}", T0 + i) for i in range(5)]
+    results = [store.reserve(claims, T0 + i) for i in range(5)]
     assert [r is None for r in results] == [True, True, False, False, False]
     denied = results[2]
-    assert denied is not None and denied.name == "tokens_per_day"
-    assert len(store.entries(wide, 86400.0, T0 + 5)) == 2  # the refused calls took no request either
+    assert denied is not None and denied.name == "tokens_per_day" and denied.usage == 800
+    assert store.used(wide, 86400.0, T0 + 5) == 2  # the refused calls took no request either
 
 
-def test_settle_replaces_the_estimate_and_release_removes_everything(store: Store) -> None:
+def test_settle_replaces_the_estimate_and_returns_usage_and_release_frees(store: Store) -> None:
     requests, tokens = _key("requests_per_day"), _key("tokens_per_day")
     est = [Claim(requests, "requests_per_day", 86400.0, 10, 1.0), Claim(tokens, "tokens_per_day", 86400.0, 1000, 600.0)]
-    assert store.reserve(est, "a", T0) is None
-    assert store.reserve(est, "b", T0 + 1) is not None  # 600 + 600 > 1000
-    store.settle([Claim(tokens, "tokens_per_day", 86400.0, 1000, 150.0)], "a")
-    assert store.entries(tokens, 86400.0, T0 + 1) == [(T0, 150.0)]
+    assert store.reserve(est, T0) is None
+    assert store.reserve(est, T0 + 1) is not None  # 600 + 600 > 1000
+    assert store.settle(est[1:], T0, [150.0], T0 + 1) == [150.0]  # what the budget alert reads
     assert store.used(tokens, 86400.0, T0 + 1) == pytest.approx(150.0)
     assert store.used(requests, 86400.0, T0 + 1) == 1.0
-    assert store.reserve(est, "b", T0 + 1) is None  # 150 + 600 fits now
-    store.release([requests, tokens], "b")
-    store.release([requests, tokens], "b")  # twice is harmless
-    store.settle([Claim(tokens, "tokens_per_day", 86400.0, 1000, 999.0)], "b")  # a released id stays gone
-    assert store.entries(tokens, 86400.0, T0 + 2) == [(T0, 150.0)]
-    assert store.entries(requests, 86400.0, T0 + 2) == [(T0, 1.0)]
-    assert store.reserve([Claim(tokens, "tokens_per_day", 86400.0, 1000, 850.0)], "c", T0 + 2) is None  # 150 + 850
+    assert store.reserve(est, T0 + 1) is None  # 150 + 600 fits now
+    store.release(est, T0 + 1, T0 + 2)
+    assert store.used(tokens, 86400.0, T0 + 2) == pytest.approx(150.0)
+    assert store.used(requests, 86400.0, T0 + 2) == 1.0
+    assert [a for _, a in store.buckets(tokens, 86400.0, T0 + 2)] == [150.0]
+    assert store.reserve([Claim(tokens, "tokens_per_day", 86400.0, 1000, 850.0)], T0 + 2) is None  # 150 + 850
+
+
+def test_settle_may_exceed_the_reservation_and_then_refuses_until_it_drains(store: Store) -> None:
+    tokens = _key("tokens_per_minute")
+    claim = Claim(tokens, "tokens_per_minute", 60.0, 100, 50.0)
+    assert store.reserve([claim], T0) is None
+    assert store.settle([claim], T0, [120.0], T0 + 1) == [120.0]  # the provider counted more than reserved
+    denied = store.reserve([Claim(tokens, "tokens_per_minute", 60.0, 100, 1.0)], T0 + 2)
+    assert denied is not None and denied.usage == 120.0
+    assert denied.retry_after == pytest.approx(leaves_at(bucket_of(T0, 60.0), 60.0) - (T0 + 2))
+    assert store.reserve([claim], T0 + denied.retry_after + 2) is None
 
 
 def test_reserve_reports_each_limits_usage_before_the_reservation(store: Store) -> None:
-    requests, tokens = _key("requests_per_day"), _key("tokens_per_day")
-    claims = [Claim(requests, "requests_per_day", 86400.0, 10, 1.0), Claim(tokens, "tokens_per_day", 86400.0, 1000, 250.5)]
+    requests, usd = _key("requests_per_day"), _key("usd_per_day")
+    claims = [Claim(requests, "requests_per_day", 86400.0, 10, 1.0), Claim(usd, "usd_per_day", 86400.0, 0.05, 0.0125)]
     usage: list[float] = []
-    assert store.reserve(claims, "a", T0, usage) is None and usage == [0.0, 0.0]
-    assert store.reserve(claims, "b", T0 + 1, usage) is None and usage == [1.0, 250.5]
+    assert store.reserve(claims, T0, usage) is None and usage == [0.0, 0.0]
+    assert store.reserve(claims, T0 + 1, usage) is None and usage == pytest.approx([1.0, 0.0125], abs=1e-9)
+    assert store.reserve(claims, T0 + 2, usage) is None and usage == pytest.approx([2.0, 0.025], abs=1e-9)
+    assert store.reserve(claims, T0 + 3, usage) is None and usage == pytest.approx([3.0, 0.0375], abs=1e-9)  # all 0.05
+    assert store.settle(claims[1:], T0, [0.01], T0 + 4) == pytest.approx([0.0475], abs=1e-9)
+    denied = store.reserve(claims, T0 + 4)
+    assert denied is not None and denied.usage == pytest.approx(0.0475, abs=1e-9)
 
 
-def test_settle_after_the_window_passed_is_a_no_op(store: Store) -> None:
+def test_settle_after_the_bucket_left_is_a_no_op(store: Store) -> None:
     tokens = _key("tokens_per_minute")
     claim = Claim(tokens, "tokens_per_minute", 60.0, 100, 80.0)
-    assert store.reserve([claim], "a", T0) is None
-    assert store.reserve([claim], "b", T0 + 61) is None  # prunes "a"
-    store.settle([Claim(tokens, "tokens_per_minute", 60.0, 100, 5.0)], "a")
-    assert store.entries(tokens, 60.0, T0 + 61) == [(T0 + 61, 80.0)]
+    assert store.reserve([claim], T0) is None
+    assert store.reserve([claim], T0 + 61) is None  # the bucket of T0 left: pruned
+    assert store.settle([claim], T0, [5.0], T0 + 61) == [80.0]
+    store.release([claim], T0, T0 + 61)
+    assert store.used(tokens, 60.0, T0 + 61) == 80.0
+
+
+def test_a_busy_log_stays_bounded_and_frees_on_time(store: Store) -> None:
+    key = _key("requests_per_minute")
+    claim = Claim(key, "requests_per_minute", 60.0, 10**9, 1.0)
+    for i in range(3000):  # 3,000 admissions spread over three windows
+        assert store.reserve([claim], T0 + i * 0.06) is None
+    now = T0 + 2999 * 0.06
+    live = store.buckets(key, 60.0, now)
+    assert len(live) <= BUCKETS + 1
+    assert 1000 <= store.used(key, 60.0, now) <= 1000 + 60.0 / BUCKETS / 0.06 + 1  # a window, plus one bucket
+    assert all(now < ends <= now + 60.0 + 0.5 for ends, _ in live)
 
 
 def test_keys_and_delete_match_prefixes_literally(store: Store) -> None:
-    base = f"guardfn:{{u:{RUN}-{uuid.uuid4().hex[:8]}"
+    base = f"guardfn:b:{{u:{RUN}-{uuid.uuid4().hex[:8]}"
     star, other = f"{base}*}}:requests_per_day", f"{base}x}}:requests_per_day"
     for key in (star, other):
-        assert store.reserve([Claim(key, "requests_per_day", 86400.0, 5, 1.0)], "a", T0) is None
+        assert store.reserve([Claim(key, "requests_per_day", 86400.0, 5, 1.0)], T0) is None
     assert store.keys(f"{base}*}}") == [star]
     store.delete([star])
-    assert store.entries(star, 86400.0, T0) == []
-    assert len(store.entries(other, 86400.0, T0)) == 1
+    assert store.buckets(star, 86400.0, T0) == []
+    assert len(store.buckets(other, 86400.0, T0)) == 1
 
 
 # --- concurrency: exact under processes and threads ----------------------------------------------
 
 
-def _hammer(url: str, key: str, attempts: int, capacity: int, amount: float, out: Any) -> None:
+def _hammer(url: str, keys: list[str], attempts: int, capacity: int, amount: float, out: Any) -> None:
     import time
 
     from guardfn.store import Claim, open_store
 
     store = open_store(url)
-    claim = Claim(key, key.rpartition(":")[2], 86400.0, capacity, amount)
-    out.put(sum(store.reserve([claim], uuid.uuid4().hex, time.time()) is None for _ in range(attempts)))
+    claims = [Claim(key, key.rpartition(":")[2], 86400.0, capacity, amount) for key in keys]
+    out.put(sum(store.reserve(claims, time.time()) is None for _ in range(attempts)))
 
 
 class _ListQueue:
@@ -218,21 +342,21 @@ class _ListQueue:
         self.items.append(value)
 
 
-@pytest.mark.parametrize("backend", STORES)
-@pytest.mark.parametrize(("name", "amount", "capacity", "expected"), [("tokens_per_day", 7.0, 300, 42)])
-def test_threads_and_processes_never_overshoot_a_budget(
-    backend: str, name: str, amount: float, capacity: int, expected: int, disk_dir: str
+@pytest.mark.parametrize("backend", ["memory", "diskcache", "redis", "cluster"])
+def test_threads_and_processes_never_overshoot_a_user_and_a_global_budget(
+    backend: str, disk_dir: str, request: pytest.FixtureRequest
 ) -> None:
-    url = {"memory": f"memory://{RUN}", "diskcache": f"diskcache://{disk_dir}/hammer", "redis": REDIS}[backend]
-    key = _key(name)
+    urls = {"memory": f"memory://{RUN}", "diskcache": f"diskcache://{disk_dir}/hammer", "redis": REDIS}
+    url = request.getfixturevalue("redis_cluster") if backend == "cluster" else urls[backend]
+    keys = [_key("tokens_per_day"), f"guardfn:b:{{global}}:{RUN}-{uuid.uuid4().hex}:tokens_per_day"]
     threads_out = _ListQueue()
-    threads = [threading.Thread(target=_hammer, args=(url, key, 20, capacity, amount, threads_out)) for _ in range(4)]
+    threads = [threading.Thread(target=_hammer, args=(url, keys, 20, 300, 7.0, threads_out)) for _ in range(4)]
     processes: list[Any] = []
     queue: Any = None
     if backend != "memory":  # memory:// is one process by definition
         ctx = multiprocessing.get_context("spawn")
         queue = ctx.Queue()
-        processes = [ctx.Process(target=_hammer, args=(url, key, 20, capacity, amount, queue)) for _ in range(4)]
+        processes = [ctx.Process(target=_hammer, args=(url, keys, 20, 300, 7.0, queue)) for _ in range(4)]
     for worker in [*processes, *threads]:
         worker.start()
     for t in threads:
@@ -240,7 +364,7 @@ def test_threads_and_processes_never_overshoot_a_budget(
     total = sum(threads_out.items) + sum(queue.get(timeout=60) for _ in processes)
     for p in processes:
         p.join(timeout=60)
-    assert total == expected  # floor(300 / 7): no overshoot, no lost update
+    assert total == 42  # floor(300 / 7): no overshoot, no lost update, nothing left by a refusal
 
 
 # --- Redis specifics ---------------------------------------------------------------------------
@@ -252,28 +376,42 @@ def test_redis_async_methods_work_on_fresh_event_loops() -> None:
     claim = Claim(key, "tokens_per_day", 86400.0, 100, 60.0)
 
     async def first() -> Any:
-        assert await store.areserve([claim], "a", T0) is None
-        return await store.areserve([claim], "b", T0 + 1)
+        assert await store.areserve([claim], T0) is None
+        return await store.areserve([claim], T0 + 1)
 
     async def second() -> None:
-        await store.asettle([Claim(key, "tokens_per_day", 86400.0, 100, 10.0)], "a")
-        assert await store.areserve([claim], "b", T0 + 2) is None
-        await store.arelease([key], "b")
+        assert await store.asettle([claim], T0, [10.0], T0 + 2) == [10.0]
+        assert await store.areserve([claim], T0 + 2) is None
+        await store.arelease([claim], T0 + 2, T0 + 3)
 
     denied = asyncio.run(first())  # each asyncio.run is a new loop: a client per loop
-    assert denied is not None and denied.usage == 60 and denied.retry_after == pytest.approx(86400 - 1)
+    assert denied is not None and denied.usage == 60
+    assert denied.retry_after == pytest.approx(leaves_at(bucket_of(T0, 86400.0), 86400.0) - (T0 + 1))
     asyncio.run(second())
-    assert store.entries(key, 86400.0, T0 + 3) == [(T0, 10.0)]
+    assert store.used(key, 86400.0, T0 + 3) == 10.0
 
 
-def test_redis_refusal_reports_retry_after_without_returning_the_log() -> None:
-    store = open_store(REDIS)
-    key = _key("requests_per_minute")
-    for i in range(50):
-        assert store.reserve([Claim(key, "requests_per_minute", 60.0, 50, 1.0)], f"r{i}", T0 + i * 0.5) is None
-    denied = store.reserve([Claim(key, "requests_per_minute", 60.0, 50, 1.0)], "x", T0 + 30)
-    assert denied is not None and denied.retry_after == pytest.approx(30.0)  # the oldest (T0) leaves at T0 + 60
-    assert store.reserve([Claim(key, "requests_per_minute", 60.0, 50, 1.0)], "y", T0 + 60) is None
+def test_redis_keeps_a_log_in_one_small_hash_that_expires() -> None:
+    store: Any = open_store(REDIS)
+    key = _key("tokens_per_minute")
+    for i in range(2000):
+        assert store.reserve([Claim(key, "tokens_per_minute", 60.0, 10**9, 3.0)], T0 + i * 0.1) is None
+    assert store.client.hlen(key) <= BUCKETS + 3  # buckets, total and oldest
+    assert store.client.object("encoding", key) == b"listpack"
+    assert 0 < store.client.pttl(key) <= (60.0 + 0.5 + 60.0) * 1000  # the window, a bucket, the grace
+
+
+def test_redis_cluster_keeps_a_subject_on_one_slot_and_spreads_users(redis_cluster: str) -> None:
+    from redis.cluster import RedisCluster
+
+    from guardfn.limits import counter_key, parse_limits
+
+    client = RedisCluster.from_url(redis_cluster.replace("+cluster", ""))
+    specs = parse_limits({"requests_per_minute": 5, "tokens_per_day": 100, "global": {"tokens_per_day": 10}})
+    slots = {user: {client.keyslot(counter_key(user, s)) for s in specs if s.scope == "user"} for user in "abcdefgh"}
+    assert all(len(s) == 1 for s in slots.values())  # one script per subject never crosses slots
+    nodes = {client.get_node_from_key(counter_key(user, specs[0])).name for user in "abcdefghijklmnop"}
+    assert len(nodes) >= 2  # users spread over the cluster
 
 
 @pytest.mark.parametrize("url", ["redis://:hunter2@127.0.0.1:1/0", "rediss://admin:hunter2@127.0.0.1:1/0"])
@@ -281,10 +419,10 @@ def test_unreachable_redis_raises_store_unavailable_without_the_password(url: st
     store = open_store(url)
     claim = Claim(_key("tokens_per_minute"), "tokens_per_minute", 60.0, 5, 1.0)
     calls = [
-        lambda: store.reserve([claim], "a", T0),
-        lambda: store.settle([claim], "a"),
-        lambda: store.release([claim.key], "a"),
-        lambda: store.entries(claim.key, 60.0, T0),
+        lambda: store.reserve([claim], T0),
+        lambda: store.settle([claim], T0, [1.0], T0),
+        lambda: store.release([claim], T0, T0),
+        lambda: store.buckets(claim.key, 60.0, T0),
         lambda: store.keys("guardfn:"),
         lambda: store.delete([claim.key]),
     ]
@@ -303,6 +441,8 @@ def test_open_store_caches_per_url_and_refuses_unknown_schemes(tmp_path: Any) ->
     assert open_store(f"memory://{RUN}-other") is not open_store(f"memory://{RUN}")
     with pytest.raises(ConfigurationError, match="scheme"):
         open_store("postgres://localhost/db")
+    with pytest.raises(ConfigurationError, match="only database 0"):
+        open_store("redis+cluster://127.0.0.1:7000/3")
     assert default_url().startswith("diskcache://") and default_url().endswith("limits")
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")

@@ -53,7 +53,7 @@ def usage(user_id: str, store_url: str | None, reset: bool, as_json: bool) -> No
 
 
 def _rows(store: Any, keys: list[str], now: float) -> list[dict[str, Any]]:
-    """One row per live counter: usage in its window, when its oldest and newest entries leave."""
+    """One row per live counter: usage in its window, when its oldest and its newest bucket stop counting."""
     from guardfn.limits import WINDOWS, describe_key
 
     rows = []
@@ -62,16 +62,16 @@ def _rows(store: Any, keys: list[str], now: float) -> list[dict[str, Any]]:
         window = WINDOWS.get(name.rpartition("_per_")[2])
         if window is None:
             continue
-        entries = store.entries(key, window, now)
-        if not entries:
+        buckets = store.buckets(key, window, now)
+        if not buckets:
             continue
         rows.append(
             {
                 "scope": scope,
                 "limit": name,
-                "used": round(sum(a for _, a in entries), 6),
-                "frees_in_s": round(max(min(ts for ts, _ in entries) + window - now, 0.0), 1),
-                "clear_in_s": round(max(max(ts for ts, _ in entries) + window - now, 0.0), 1),
+                "used": round(sum(a for _, a in buckets), 6),
+                "frees_in_s": round(max(buckets[0][0] - now, 0.0), 1),
+                "clear_in_s": round(max(max(ends for ends, _ in buckets) - now, 0.0), 1),
             }
         )
     return rows

@@ -4,8 +4,9 @@ Three kinds reach the ``guardfn_alert`` hook, each with ``details`` made of numb
 names and hashed ids only:
 
 * ``"cost"``: one request cost more than ``alert_usd`` (raised by the ``pricing`` stage);
-* ``"budget"``: a user's token or USD budget usage crossed ``budget_alert_ratio``
-  (default 80%) of the budget with this call (:func:`budget_crossings`);
+* ``"budget"``: a user's (or a global) token or USD budget usage crossed
+  ``budget_alert_ratio`` (default 80%) of the budget with this request (raised by the
+  ``limits`` stage from what settling returned, :func:`budget_crossings`);
 * ``"injection_burst"``: ``injection_burst`` injection blocks (default 10) within
   ``injection_burst_window`` seconds (default 60) in this process (:class:`BurstDetector`);
   one alert per burst, then the count starts again.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -90,37 +92,29 @@ injection_bursts = BurstDetector()
 """The process-wide detector of injection-block bursts."""
 
 
-def budget_crossings(call: Call, store: Any, now: float) -> list[dict[str, Any]]:
-    """Budgets (tokens, USD) of the call's user and the global ones that this call pushed across
-    ``budget_alert_ratio`` of their capacity.
+def budget_crossings(call: Call, settled: Sequence[tuple[str, str, float, float, float]]) -> list[dict[str, Any]]:
+    """The budgets (tokens, USD) that one settled request pushed across ``budget_alert_ratio``.
 
-    Reads each budget's live usage from the limits store (after this call settled) and
-    reports a budget when usage is at or above the threshold now and was below it
-    without this call's tokens or cost: each crossing is reported by the call that made it.
+    ``settled`` holds ``(limit name, scope, capacity, usage after settling, this request's
+    amount)`` for each budget, as the limits store's ``settle`` returned them (no second
+    read). A budget is reported when its usage is at or above the threshold now and was
+    below it without this request: each crossing is reported by the request that made it.
     """
-    from guardfn.limits import counter_key, subject
     from guardfn.observability.facts import hash_user_id
-    from guardfn.stages.limits import specs_for
 
-    settings = call.settings
-    spent = {"tokens": float(call.usage.total_tokens), "usd": float(call.cost_usd)}
-    who = subject(call.user_id, call.function, settings.limit_scope)
+    ratio = call.settings.budget_alert_ratio
     crossings = []
-    for spec in specs_for(settings):
-        amount = spent.get(spec.kind, 0.0)
-        if amount <= 0:
-            continue
-        used = store.used(counter_key(who, spec), spec.window, now)
-        threshold = settings.budget_alert_ratio * spec.capacity
-        if used >= threshold > used - amount:
+    for name, scope, capacity, used, amount in settled:
+        threshold = ratio * capacity
+        if amount > 0 and used >= threshold > used - amount:
             details: dict[str, Any] = {
-                "limit": spec.name,
-                "scope": spec.scope,
+                "limit": name,
+                "scope": scope,
                 "used": round(used, 6),
-                "capacity": spec.capacity,
-                "ratio": round(used / spec.capacity, 4),
+                "capacity": capacity,
+                "ratio": round(used / capacity, 4),
             }
-            if spec.scope == "user":
+            if scope == "user":
                 details["user"] = hash_user_id(call.user_id)
             crossings.append(details)
     return crossings

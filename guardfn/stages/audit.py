@@ -13,8 +13,14 @@ from guardfn.call import Call
 from guardfn.hookspecs import hookimpl
 from guardfn.observability import audit
 from guardfn.observability.facts import facts_of
+from guardfn.settings import Settings
 
 NAME = "audit"
+
+
+def active(settings: Settings) -> bool:
+    """Whether this stage runs for a function with these settings (``audit=True``, the default)."""
+    return settings.audit
 
 
 @hookimpl

@@ -20,6 +20,11 @@ from guardfn.settings import Settings
 NAME = "content_log"
 
 
+def active(settings: Settings) -> bool:
+    """Whether this stage runs for a function with these settings (a content log is set)."""
+    return bool(settings.content_log)
+
+
 @hookimpl
 def guardfn_configure(settings: Settings) -> None:
     """Runs when settings are built: checks the key and ``cryptography`` when the log is on."""

@@ -26,6 +26,11 @@ from guardfn.streams import transform_stream
 NAME = "html"
 
 
+def active(settings: Settings) -> bool:
+    """Whether this stage runs for a function with these settings (``output_rules={"html": ...}``)."""
+    return config_of(settings).html is not None
+
+
 @functools.lru_cache(maxsize=64)
 def _cleaner(tags: tuple[str, ...], attributes: tuple[tuple[str, tuple[str, ...]], ...]) -> HtmlCleaner:
     return HtmlCleaner(tags, dict(attributes))

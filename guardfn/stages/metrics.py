@@ -19,6 +19,11 @@ from guardfn.settings import Settings
 NAME = "metrics"
 
 
+def active(settings: Settings) -> bool:
+    """Whether this stage runs for a function with these settings (``metrics="datadog"`` or ``"prometheus"``)."""
+    return settings.metrics != "off"
+
+
 @hookimpl
 def guardfn_configure(settings: Settings) -> None:
     """Runs when settings are built: refuses ``metrics="datadog"`` without the ``datadog`` package."""

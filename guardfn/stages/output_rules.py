@@ -50,6 +50,12 @@ from guardfn.stages.schema import add_system_text
 NAME = "output_rules"
 
 
+def active(settings: Settings) -> bool:
+    """Whether this stage runs for a function with these settings: ``canary=True``, or any
+    output rule (built-in or from a plugin's ``guardfn_output_rules``)."""
+    return settings.canary or bool(rules_for(settings))
+
+
 def builtin_rules(settings: Settings) -> list[Any]:
     """The built-in rules ``settings.output_rules`` asks for."""
     config = config_of(settings)

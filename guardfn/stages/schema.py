@@ -30,6 +30,11 @@ from guardfn.settings import Settings
 
 NAME = "schema"
 
+
+def active(settings: Settings) -> bool:
+    """Whether this stage runs for a function with these settings (a ``schema=`` is set)."""
+    return settings.schema_ is not None
+
 __all__ = ["NAME", "Reask", "add_system_text"]
 
 _TRUNCATED = frozenset({"length", "max_tokens"})

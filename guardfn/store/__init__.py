@@ -1,24 +1,30 @@
 """Counter stores behind one interface, chosen by URL (``store=`` or ``GUARDFN_STORE``).
 
 * ``diskcache:///path`` (default: ``diskcache://`` = the user's cache directory, see
-  :func:`default_url`): embedded SQLite, correct across processes on one machine (each
-  reservation is one ``BEGIN IMMEDIATE`` transaction on the subject's record);
-* ``redis://`` / ``rediss://``: many machines and serverless; one round trip per check (a
-  Lua script called by EVALSHA prunes, checks and reserves every limit of a subject
-  atomically), Cluster-safe with ``{subject}`` hash tags; async calls use ``redis.asyncio``;
+  :func:`default_url`): an embedded SQLite database in that directory, correct across
+  processes on one machine (each operation is one SQL statement over a few small rows,
+  or one short ``BEGIN IMMEDIATE`` transaction when buckets must leave the window);
+* ``redis://`` / ``rediss://``: many machines and serverless; one round trip per
+  operation (a Lua script called by EVALSHA), ``redis.asyncio`` for async calls;
+  ``redis+cluster://`` / ``rediss+cluster://`` for Redis Cluster (hash tags keep one
+  subject's keys on one slot);
 * ``memory://`` (optionally ``memory://name``): one process (tests, scripts).
 
-Every store keeps, per limit, a sliding log of ``(timestamp, reservation id, amount)``
-(see :mod:`guardfn.limits`). ``reserve`` checks all claims and adds them all, or adds
-nothing and returns the first :class:`Denied`; ``settle`` replaces reserved amounts with
-actual ones; ``release`` removes a reservation. Time is passed in (``now``), never read
-by a store, so tests step across window edges with a fake clock; on Redis that is the
-client's clock, so machines sharing a Redis should run NTP.
+Every store keeps, per limit, a bucketed log with a running total (see
+:mod:`guardfn.limits`). ``reserve`` checks all claims and adds them all, or adds nothing
+and returns the first :class:`Denied`; ``settle`` replaces reserved amounts with actual
+ones and returns each limit's usage afterwards (what the budget alert needs);
+``release`` takes a reservation back. A reservation is identified by the time it was
+made (``at``): settle and release act on the bucket of that time, if it is still
+counted, and must each be called at most once per reservation (the limits stage does).
+Time is passed in (``now``), never read by a store, so tests step across window edges
+with a fake clock; on Redis that is the client's clock, so machines sharing a Redis
+should run NTP.
 
-Async: :class:`~guardfn.store.redis.RedisStore` has ``areserve`` / ``asettle`` /
-``arelease`` on ``redis.asyncio`` (one client per event loop). The memory and diskcache
-stores are local and take tens of microseconds, so async calls run them inline rather
-than paying a thread hop.
+Async: the Redis store has ``areserve`` / ``asettle`` / ``arelease`` on
+``redis.asyncio`` (one client per event loop). The memory and diskcache stores are
+local and take tens of microseconds, so async calls run them inline rather than paying
+a thread hop.
 
 Stores are cached per URL per process (:func:`open_store`). Failures raise
 :class:`~guardfn.errors.StoreUnavailable` naming the store with any password removed.
@@ -28,15 +34,13 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from guardfn.errors import ConfigurationError
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """One limit's share of a reservation: ``amount`` against ``capacity`` in ``window`` seconds."""
 
     key: str
@@ -45,25 +49,8 @@ class Claim:
     capacity: float
     amount: float
 
-    @property
-    def counted(self) -> bool:
-        """A request log (every entry counts 1) rather than a token or USD budget."""
-        return is_request_log(self.key)
 
-
-def is_request_log(key: str) -> bool:
-    """Whether ``key`` is a request log (its entries count 1 each, no amounts are stored)."""
-    return key.rpartition(":")[2].startswith("requests_")
-
-
-def record_of(key: str) -> tuple[str, str]:
-    """Split a log key into its subject record (``guardfn:{u:alice}``) and limit field."""
-    head, sep, field = key.partition("}:")
-    return (head + "}", field) if sep else (key, "")
-
-
-@dataclass(frozen=True)
-class Denied:
+class Denied(NamedTuple):
     """Why a reservation was refused: which limit, its usage now, and when it would pass."""
 
     name: str
@@ -73,28 +60,28 @@ class Denied:
 
 
 class Store(Protocol):
-    """What a counter store does. ``now`` is seconds since the epoch (injectable for tests)."""
+    """What a counter store does. ``now`` and ``at`` are seconds since the epoch (injectable for tests)."""
 
     url: str
 
-    def reserve(self, claims: list[Claim], rid: str, now: float, usage: list[float] | None = None) -> Denied | None:
+    def reserve(self, claims: list[Claim], now: float, usage: list[float] | None = None) -> Denied | None:
         """Check every claim and add them all, or add nothing and say which failed.
 
         When the reservation succeeds and ``usage`` is a list, it receives each claim's
-        usage in its window just before this reservation (for "crossed 80%" alerts).
+        usage in its window just before this reservation.
         """
 
-    def settle(self, claims: list[Claim], rid: str) -> None:
-        """Replace the reserved amounts of ``rid`` with the actual ones (claims carry them)."""
+    def settle(self, claims: list[Claim], at: float, actual: list[float], now: float) -> list[float]:
+        """Replace the amounts reserved at ``at`` (``claims``) by ``actual``; each limit's usage afterwards."""
 
-    def release(self, keys: list[str], rid: str) -> None:
-        """Remove reservation ``rid`` from these logs."""
+    def release(self, claims: list[Claim], at: float, now: float) -> None:
+        """Take back the amounts reserved at ``at`` (a failed request)."""
 
-    def entries(self, key: str, window: float, now: float) -> list[tuple[float, float]]:
-        """The live ``(timestamp, amount)`` entries of one log, oldest first."""
+    def buckets(self, key: str, window: float, now: float) -> list[tuple[float, float]]:
+        """The live buckets of one log, oldest first, as ``(time it stops counting, amount)``."""
 
     def used(self, key: str, window: float, now: float) -> float:
-        """The live total of one log (requests counted, budgets summed), without listing it."""
+        """The live total of one log."""
 
     def keys(self, prefix: str) -> list[str]:
         """Every log key starting with ``prefix``."""
@@ -105,26 +92,30 @@ class Store(Protocol):
 
 MIN_RETRY = 1e-6
 """The smallest ``retry_after`` of a refusal (a refused call never hears "retry in 0 s")."""
+EPSILON = 1e-9
+"""Tolerance of the capacity check (amounts are floats: USD)."""
 
 
-def retry_after(entries: list[tuple[float, float]], amount: float, capacity: float, window: float, now: float) -> float:
-    """Seconds until enough old entries leave the window for ``amount`` to fit (inf: never)."""
-    if amount > capacity + 1e-9:
+def retry_after(buckets: list[tuple[int, float]], used: float, claim: Claim, now: float) -> float:
+    """Seconds until enough of the oldest ``(bucket, amount)`` leave for ``claim`` to fit (inf: never)."""
+    from guardfn.limits import leaves_at
+
+    if claim.amount > claim.capacity + EPSILON:
         return math.inf
-    need = sum(a for _, a in entries) + amount - capacity
+    need = used + claim.amount - claim.capacity
     freed = 0.0
-    for ts, a in sorted(entries):
-        freed += a
-        if freed >= need - 1e-9:
-            return clamp_retry(ts + window - now)
-    return window
+    for bucket, amount in sorted(buckets):
+        freed += amount
+        if freed >= need - EPSILON:
+            return clamp_retry(leaves_at(bucket, claim.window) - now)
+    return claim.window
 
 
 def clamp_retry(seconds: float) -> float:
     """``seconds``, at least :data:`MIN_RETRY` (float rounding at a window edge can give 0).
 
-    It may exceed ``window`` when an entry's timestamp is ahead of ``now`` (another
-    machine's clock runs ahead): the entry leaves the window only ``window`` after it.
+    It may exceed ``window`` when a bucket lies ahead of ``now`` (another machine's clock
+    runs ahead): it leaves the window only a window after its own end.
     """
     return max(MIN_RETRY, seconds)
 
@@ -170,8 +161,9 @@ def open_store(url: str | None) -> Store:
     return store
 
 
-STORE_SCHEMES = ("memory", "diskcache", "redis", "rediss")
-_SCHEME_HINT = "use memory://, diskcache:///path or redis://host:port/db"
+REDIS_SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
+STORE_SCHEMES = ("memory", "diskcache", *REDIS_SCHEMES)
+_SCHEME_HINT = "use memory://, diskcache:///path, redis://host:port/db or redis+cluster://host:port"
 
 
 def check_url(url: str | None) -> None:
@@ -193,7 +185,7 @@ def check_url(url: str | None) -> None:
     scheme = parts.scheme
     if scheme not in STORE_SCHEMES:
         raise ConfigurationError(f"unknown store URL scheme {scheme!r}", stage="limits", hint=_SCHEME_HINT)
-    if scheme not in ("redis", "rediss"):
+    if scheme not in REDIS_SCHEMES:
         return
     if port == 0:
         raise ConfigurationError(f"store URL {shown!r} has port 0", stage="limits", hint=_SCHEME_HINT)
@@ -201,6 +193,12 @@ def check_url(url: str | None) -> None:
     if db and not db.isdigit():
         raise ConfigurationError(
             f"store URL {shown!r} names database {db!r}, not a number", stage="limits", hint=_SCHEME_HINT
+        )
+    if scheme.endswith("+cluster") and db not in ("", "0"):
+        raise ConfigurationError(
+            f"store URL {shown!r} names database {db}: Redis Cluster has only database 0",
+            stage="limits",
+            hint=_SCHEME_HINT,
         )
     from guardfn import extras
 
@@ -217,7 +215,7 @@ def _create(url: str) -> Store:
         from guardfn.store.disk import DiskStore
 
         return DiskStore(url)
-    if scheme in ("redis", "rediss"):
+    if scheme in REDIS_SCHEMES:
         check_url(url)
         from guardfn.store.redis import RedisStore
 

@@ -1,44 +1,73 @@
 """``diskcache:///path``: counters in an embedded SQLite database, safe across processes.
 
-All logs of one subject (``guardfn:{u:alice}``, or ``{global}``) live in one cache record.
-A reservation reads, checks, updates and writes that record inside one diskcache
-transaction (SQLite ``BEGIN IMMEDIATE``), so processes and threads on one machine never
-over-admit or lose an update, and a check of three limits costs one read and one write.
+The directory of the URL holds ``limits.sqlite3`` (WAL journal, ``synchronous=NORMAL``,
+as diskcache configures its own database). One small table holds the bucketed logs of
+:mod:`guardfn.limits`::
 
-Each log is stored as packed arrays sorted by time: timestamps (``float64``), 64-bit ids
-of the reservations (BLAKE2b of the id) and, for token and USD budgets, amounts. Pruning
-is a binary search and a slice, and (de)serializing is a memory copy, so a user whose log
-holds thousands of entries costs tens of microseconds, not milliseconds: 16 bytes per
-request-log entry and 24 per budget entry on disk.
+    counts(key, slot, amount, oldest, newest, window)
 
-Records expire with their newest entry. The cache is opened without culling on every
-write (``cull_limit=0``, which halves the cost of a write) and swept with
-``Cache.expire()`` every :data:`SWEEP_EVERY` reservations instead. Values stay inside
-SQLite (no side files) whatever their size.
+A log is its buckets (``slot`` = the bucket number, at most 121 live rows) and one
+total row (``slot = -1``: the running total in ``amount``, and the oldest and newest
+bucket present).
+
+A reservation is one SQL statement: it adds the call's amount to one bucket and to
+the total of every limit, on the condition that no limit would go over its capacity
+and none has a bucket that left the window (an ``INSERT ... SELECT ... WHERE NOT
+EXISTS ... ON CONFLICT DO UPDATE``; SQLite runs it as one write transaction, so
+processes and threads never over-admit or lose an update). When the condition fails,
+a ``BEGIN IMMEDIATE`` transaction drops the buckets that left (recomputing the total
+from the rest: each bucket is dropped once), checks again, and adds or refuses with
+``retry_after``. Settling and releasing are one ``UPDATE ... RETURNING`` of the
+reservation's buckets and totals, the usage afterwards coming back with it.
+
+Logs whose newest bucket left the window are swept a few at a time (every
+:data:`SWEEP_EVERY` reservations, the next :data:`SWEEP_ROWS` logs in key order), so no
+sweep scans the whole table. One connection per thread (and per process after a
+fork). SQLite older than 3.35 (no ``RETURNING``) takes the transaction path every time.
 """
 
 from __future__ import annotations
 
-import bisect
-import hashlib
-import math
+import contextlib
 import os
-import pickle
-from array import array
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from guardfn.errors import StoreUnavailable
-from guardfn.store import Claim, Denied, clamp_retry, is_request_log, record_of, redacted_url
+from guardfn.limits import bucket_of, leaves_at, oldest_live
+from guardfn.store import EPSILON, Claim, Denied, redacted_url, retry_after
 
-SWEEP_EVERY = 1024
-"""Reservations (per process) between two sweeps of expired records."""
+SWEEP_EVERY = 256
+"""Reservations (per process) between two sweep steps."""
+SWEEP_ROWS = 64
+"""Logs examined by one sweep step."""
 GRACE = 60.0
-"""Seconds a record outlives its newest entry's window."""
+"""Seconds a log outlives its newest bucket before a sweep removes it."""
+FILENAME = "limits.sqlite3"
+TOTAL = -1
+"""The slot of a log's total row."""
+ONE_STATEMENT = sqlite3.sqlite_version_info >= (3, 35, 0)
+"""Whether this SQLite has ``RETURNING`` and ``UPDATE ... FROM`` (the one-statement paths)."""
 
-Packed = tuple[bytes, bytes, "bytes | None"]
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS counts (
+    key TEXT NOT NULL, slot INTEGER NOT NULL, amount REAL NOT NULL,
+    oldest INTEGER, newest INTEGER, window REAL,
+    PRIMARY KEY (key, slot)
+) WITHOUT ROWID;
+"""
+
+Row = tuple[float, int, int]
+"""A log's total row: ``(total, oldest bucket, newest bucket)``."""
+
+_UPSERT = (
+    " ON CONFLICT (key, slot) DO UPDATE SET amount = amount + excluded.amount,"
+    " oldest = min(oldest, excluded.oldest), newest = max(newest, excluded.newest)"
+)
 
 
 def _path(url: str) -> str:
@@ -46,265 +75,269 @@ def _path(url: str) -> str:
     return os.path.expanduser(unquote(parts.netloc + parts.path))
 
 
-def _rid(rid: str) -> int:
-    return int.from_bytes(hashlib.blake2b(rid.encode(), digest_size=8).digest(), "little", signed=True)
+class _Sql:
+    """The statements of ``n`` limits at once (built once per ``n``; sqlite3 caches the prepared form)."""
+
+    def __init__(self, n: int) -> None:
+        rows = ", ".join(["(?, ?, ?, NULL, NULL, NULL), (?, -1, ?, ?, ?, ?)"] * n)
+        checks = ", ".join(["(?, ?, ?, ?)"] * n)
+        self.select = f"SELECT key, amount, oldest, newest FROM counts WHERE slot = -1 AND key IN ({', '.join('?' * n)})"
+        self.add = f"INSERT INTO counts (key, slot, amount, oldest, newest, window) VALUES {rows}{_UPSERT}"
+        # adds only if no limit goes over and none has a bucket that left the window
+        self.add_if_room = (
+            f"INSERT INTO counts (key, slot, amount, oldest, newest, window) SELECT * FROM (VALUES {rows})"
+            f" WHERE NOT EXISTS (SELECT 1 FROM (VALUES {checks}) AS c JOIN counts AS t"
+            " ON t.key = c.column1 AND t.slot = -1 WHERE t.oldest < c.column2 OR t.amount + c.column4 > c.column3)"
+            f"{_UPSERT}"
+        )
+        self.adjust = (
+            f"UPDATE counts SET amount = counts.amount + c.column3 FROM (VALUES {', '.join(['(?, ?, ?)'] * n)}) AS c"
+            " WHERE counts.key = c.column1 AND counts.slot IN (c.column2, -1)"
+            " AND EXISTS (SELECT 1 FROM counts AS b WHERE b.key = c.column1 AND b.slot = c.column2)"
+            " RETURNING counts.key, counts.slot, counts.amount, counts.oldest"
+        )
 
 
-class _Log:
-    """One sliding log: parallel arrays sorted by timestamp (amounts only for budgets)."""
-
-    __slots__ = ("amounts", "ids", "ts")
-
-    def __init__(self, weighted: bool, packed: Packed | None = None) -> None:
-        self.ts = array("d")
-        self.ids = array("q")
-        self.amounts: array[float] | None = array("d") if weighted else None
-        if packed is not None:
-            self.ts.frombytes(packed[0])
-            self.ids.frombytes(packed[1])
-            if self.amounts is not None and packed[2] is not None:
-                self.amounts.frombytes(packed[2])
-
-    def pack(self) -> Packed:
-        return self.ts.tobytes(), self.ids.tobytes(), None if self.amounts is None else self.amounts.tobytes()
-
-    def prune(self, edge: float) -> None:
-        """Drop entries with a timestamp at or before ``edge``."""
-        k = bisect.bisect_right(self.ts, edge)
-        if k:
-            del self.ts[:k], self.ids[:k]
-            if self.amounts is not None:
-                del self.amounts[:k]
-
-    def used(self) -> float:
-        return float(len(self.ts)) if self.amounts is None else math.fsum(self.amounts)
-
-    def amount(self, i: int) -> float:
-        return 1.0 if self.amounts is None else self.amounts[i]
-
-    def add(self, now: float, rid: int, amount: float) -> None:
-        j = bisect.bisect_right(self.ts, now)
-        self.ts.insert(j, now)
-        self.ids.insert(j, rid)
-        if self.amounts is not None:
-            self.amounts.insert(j, amount)
-
-    def find(self, rid: int) -> int | None:
-        try:
-            return self.ids.index(rid)
-        except ValueError:
-            return None
-
-    def remove(self, i: int) -> None:
-        del self.ts[i], self.ids[i]
-        if self.amounts is not None:
-            del self.amounts[i]
-
-    def retry_after(self, used: float, claim: Claim, now: float) -> float:
-        """Seconds until the oldest entries free room for ``claim.amount`` (inf: never)."""
-        if claim.amount > claim.capacity + 1e-9:
-            return math.inf
-        need = used + claim.amount - claim.capacity
-        freed = 0.0
-        for i, ts in enumerate(self.ts):
-            freed += self.amount(i)
-            if freed >= need - 1e-9:
-                return clamp_retry(ts + claim.window - now)
-        return claim.window
+_SQL: dict[int, _Sql] = {}
 
 
-class _Record:
-    """Every log of one subject, as stored: ``{field: packed log}`` and ``{field: window}``."""
-
-    def __init__(self, value: Any) -> None:
-        self.packed: dict[str, Packed] = {}
-        self.windows: dict[str, float] = {}
-        if value is not None:
-            self.packed, self.windows = pickle.loads(value)
-        self.logs: dict[str, _Log] = {}
-
-    def log(self, field: str) -> _Log:
-        log = self.logs.get(field)
-        if log is None:
-            log = self.logs[field] = _Log(not is_request_log(field), self.packed.get(field))
-        return log
-
-    def dump(self) -> tuple[bytes, float] | None:
-        """The stored form and its newest ``timestamp + window``; ``None`` when every log is empty."""
-        for field, log in self.logs.items():
-            self.packed[field] = log.pack()
-        until = -math.inf
-        for field, (ts, _, _) in list(self.packed.items()):
-            if not ts:
-                del self.packed[field]
-                self.windows.pop(field, None)
-                continue
-            newest = array("d", ts[-8:])[0]
-            until = max(until, newest + self.windows.get(field, 0.0))
-        if not self.packed:
-            return None
-        return pickle.dumps((self.packed, self.windows), pickle.HIGHEST_PROTOCOL), until
+def _sql(n: int) -> _Sql:
+    sql = _SQL.get(n)
+    if sql is None:
+        sql = _SQL[n] = _Sql(n)
+    return sql
 
 
 class DiskStore:
-    """Sliding logs in a :class:`diskcache.Cache`, one record per subject."""
+    """Bucketed logs in one SQLite table, one statement (or one short transaction) per operation."""
 
     def __init__(self, url: str) -> None:
-        import diskcache
-
         self.url = url
+        self.path = os.path.join(_path(url), FILENAME)
+        self._local = threading.local()
         self._since_sweep = 0
+        self._swept_to = ""
+        self._sweep_lock = threading.Lock()
+        self.one_statement = ONE_STATEMENT
+        """Use the one-statement paths (off: every operation is a transaction, as on SQLite before 3.35)."""
         try:
-            self.cache = diskcache.Cache(
-                _path(url), timeout=10, cull_limit=0, eviction_policy="none", disk_min_file_size=2**40
-            )
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self._con().executescript(SCHEMA)
         except Exception as exc:
             raise StoreUnavailable(
                 f"diskcache store {redacted_url(url)} cannot be opened: {type(exc).__name__}"
             ) from None
 
+    def _con(self) -> sqlite3.Connection:
+        local = self._local
+        con: sqlite3.Connection | None = getattr(local, "con", None)
+        if con is None or local.pid != os.getpid():
+            con = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            local.con, local.pid = con, os.getpid()
+        return con
+
+    def _fail(self, exc: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"diskcache store {redacted_url(self.url)} failed: {type(exc).__name__}")
+
     @contextmanager
-    def _guard(self) -> Iterator[None]:
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error); any failure is :class:`StoreUnavailable`."""
         try:
-            yield
-        except StoreUnavailable:
-            raise
+            con = self._con()
+            con.execute("BEGIN IMMEDIATE")
         except Exception as exc:
-            raise StoreUnavailable(f"diskcache store {redacted_url(self.url)} failed: {type(exc).__name__}") from None
+            raise self._fail(exc) from None
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                con.execute("ROLLBACK")
+            if isinstance(exc, Exception) and not isinstance(exc, StoreUnavailable):
+                raise self._fail(exc) from None
+            raise
 
-    def _read(self, record_key: str) -> _Record:
-        return _Record(self.cache.get(record_key))
+    # --- reserve -------------------------------------------------------------------------
 
-    def _write(self, record_key: str, record: _Record, now: float) -> None:
-        dumped = record.dump()
-        if dumped is None:
-            self.cache.delete(record_key)
-            return
-        blob, until = dumped
-        self.cache.set(record_key, blob, expire=max(until + GRACE - now, GRACE))
+    def reserve(self, claims: list[Claim], now: float, usage: list[float] | None = None) -> Denied | None:
+        """Check every claim and add them all, or nothing: one statement, or one transaction when
+        a bucket has to leave the window first or a limit is full."""
+        if not claims:
+            return None
+        adds: list[Any] = []
+        checks: list[Any] = []
+        for claim in claims:
+            slot = bucket_of(now, claim.window)
+            adds += (claim.key, slot, claim.amount, claim.key, claim.amount, slot, slot, claim.window)
+            checks += (claim.key, oldest_live(now, claim.window), claim.capacity + EPSILON, claim.amount)
+        sql = _sql(len(claims))
+        if usage is None and self.one_statement:
+            try:
+                added = self._con().execute(sql.add_if_room, adds + checks).rowcount
+            except Exception as exc:
+                raise self._fail(exc) from None
+            if added > 0:
+                self._housekeeping(now)
+                return None
+        denied = self._reserve_checked(claims, now, adds, usage)
+        if denied is None:
+            self._housekeeping(now)
+        return denied
 
-    def reserve(self, claims: list[Claim], rid: str, now: float, usage: list[float] | None = None) -> Denied | None:
-        """Check every claim and add them all, or nothing, in one transaction."""
-        placed = [(claim, *record_of(claim.key)) for claim in claims]
+    def _reserve_checked(
+        self, claims: list[Claim], now: float, adds: list[Any], usage: list[float] | None
+    ) -> Denied | None:
         before: list[float] = []
-        with self._guard(), self.cache.transact():
-            records = {record_key: self._read(record_key) for _, record_key, _ in placed}
-            logs = []
-            for claim, record_key, field in placed:
-                log = records[record_key].log(field)
-                log.prune(now - claim.window)
-                used = log.used()
-                if used + claim.amount > claim.capacity + 1e-9:
-                    return Denied(claim.name, used, claim.capacity, log.retry_after(used, claim, now))
+        with self._transaction() as con:
+            rows = self._rows(con, claims)
+            for claim in claims:
+                oldest = oldest_live(now, claim.window)
+                row = rows.get(claim.key)
+                total = 0.0 if row is None else self._live(con, claim.key, row, oldest)[0]
+                used = max(total, 0.0)
+                if used + claim.amount > claim.capacity + EPSILON:
+                    cursor = con.execute(
+                        "SELECT slot, amount FROM counts WHERE key = ? AND slot >= ? ORDER BY slot", (claim.key, oldest)
+                    )
+                    return Denied(claim.name, used, claim.capacity, retry_after(cursor.fetchall(), used, claim, now))
                 before.append(used)
-                logs.append(log)
-            rid_id = _rid(rid)
-            for (claim, record_key, field), log in zip(placed, logs, strict=True):
-                log.add(now, rid_id, claim.amount)
-                windows = records[record_key].windows
-                windows[field] = max(claim.window, windows.get(field, 0.0))
-            for record_key, record in records.items():
-                self._write(record_key, record, now)
+            con.execute(_sql(len(claims)).add, adds)
         if usage is not None:
             usage[:] = before
+        return None
+
+    @staticmethod
+    def _rows(con: sqlite3.Connection, claims: list[Claim]) -> dict[str, Row]:
+        cursor = con.execute(_sql(len(claims)).select, [c.key for c in claims])
+        return {key: (total, oldest, newest) for key, total, oldest, newest in cursor}
+
+    @staticmethod
+    def _live(con: sqlite3.Connection, key: str, row: Row, oldest: int) -> Row:
+        """The total row after dropping the buckets older than ``oldest`` (a no-op unless the edge passed one)."""
+        if row[1] >= oldest:
+            return row
+        con.execute("DELETE FROM counts WHERE key = ? AND slot >= 0 AND slot < ?", (key, oldest))
+        total, low, high = con.execute(
+            "SELECT total(amount), min(slot), max(slot) FROM counts WHERE key = ? AND slot >= 0", (key,)
+        ).fetchone()
+        if low is None:
+            con.execute("DELETE FROM counts WHERE key = ?", (key,))
+            return 0.0, oldest, oldest
+        con.execute("UPDATE counts SET amount = ?, oldest = ?, newest = ? WHERE key = ? AND slot = -1",
+                    (total, low, high, key))  # fmt: skip
+        return total, low, high
+
+    def _housekeeping(self, now: float) -> None:
         self._since_sweep += 1
         if self._since_sweep >= SWEEP_EVERY:
             self._since_sweep = 0
-            try:  # housekeeping only: a busy database must not fail a granted reservation
-                self.cache.expire()
-            except Exception:
-                self._since_sweep = SWEEP_EVERY // 2
-        return None
+            self._sweep_step(now)
 
-    def settle(self, claims: list[Claim], rid: str) -> None:
-        """Set the actual amounts of ``rid`` (no-op for entries already gone)."""
-        self._update([c.key for c in claims], rid, {c.key: c.amount for c in claims})
+    # --- settle and release --------------------------------------------------------------
 
-    def release(self, keys: list[str], rid: str) -> None:
-        """Remove ``rid`` from these logs."""
-        self._update(keys, rid, None)
+    def settle(self, claims: list[Claim], at: float, actual: list[float], now: float) -> list[float]:
+        """Move each bucket of ``at`` from the reserved amount to the actual one; usage afterwards."""
+        return self._adjust(claims, at, [a - c.amount for c, a in zip(claims, actual, strict=True)], now)
 
-    def _update(self, keys: list[str], rid: str, amounts: dict[str, float] | None) -> None:
-        by_record: dict[str, list[str]] = {}
-        for key in keys:
-            by_record.setdefault(record_of(key)[0], []).append(key)
-        rid_id = _rid(rid)
-        with self._guard(), self.cache.transact():
-            for record_key, group in by_record.items():
-                record = self._read(record_key)
-                changed = False
-                newest = 0.0
-                for key in group:
-                    field = record_of(key)[1]
-                    if field not in record.packed:
-                        continue
-                    log = record.log(field)
-                    i = log.find(rid_id)
-                    if i is None:
-                        continue
-                    changed = True
-                    newest = max(newest, log.ts[i])
-                    if amounts is None:
-                        log.remove(i)
-                    elif log.amounts is not None:
-                        log.amounts[i] = amounts[key]
-                if changed:
-                    self._write(record_key, record, newest)
+    def release(self, claims: list[Claim], at: float, now: float) -> None:
+        """Take the amounts reserved at ``at`` back out of their buckets."""
+        self._adjust(claims, at, [-c.amount for c in claims], now)
 
-    def entries(self, key: str, window: float, now: float) -> list[tuple[float, float]]:
-        """Live entries, oldest first."""
-        record_key, field = record_of(key)
-        with self._guard():
-            record = self._read(record_key)
-        if field not in record.packed:
+    def _adjust(self, claims: list[Claim], at: float, deltas: list[float], now: float) -> list[float]:
+        if not claims:
             return []
-        log = record.log(field)
-        return [(ts, log.amount(i)) for i, ts in enumerate(log.ts) if ts > now - window]
+        totals: dict[str, float] = {}
+        stale: list[Claim] = []
+        if self.one_statement:
+            params: list[Any] = []
+            for claim, delta in zip(claims, deltas, strict=True):
+                params += (claim.key, bucket_of(at, claim.window), delta)
+            try:
+                returned = self._con().execute(_sql(len(claims)).adjust, params).fetchall()
+            except Exception as exc:
+                raise self._fail(exc) from None
+            edges = {c.key: oldest_live(now, c.window) for c in claims}
+            for key, slot, amount, oldest in returned:
+                if slot == TOTAL and oldest >= edges[key]:
+                    totals[key] = max(amount, 0.0)
+            stale = [c for c in claims if c.key not in totals]  # gone, or a bucket left the window since
+        else:
+            self._adjust_checked(claims, at, deltas)
+            stale = list(claims)
+        if stale:
+            totals.update(self._totals(stale, now))
+        return [totals.get(c.key, 0.0) for c in claims]
+
+    def _adjust_checked(self, claims: list[Claim], at: float, deltas: list[float]) -> None:
+        """The transaction form of the adjustment (SQLite before 3.35)."""
+        with self._transaction() as con:
+            for claim, delta in zip(claims, deltas, strict=True):
+                slot = bucket_of(at, claim.window)
+                exists = con.execute("SELECT 1 FROM counts WHERE key = ? AND slot = ?", (claim.key, slot)).fetchone()
+                if delta and exists:
+                    con.execute("UPDATE counts SET amount = amount + ? WHERE key = ? AND slot IN (?, -1)",
+                                (delta, claim.key, slot))  # fmt: skip
+
+    def _totals(self, claims: list[Claim], now: float) -> dict[str, float]:
+        """The live totals of these logs, dropping the buckets that left the window."""
+        totals = {}
+        with self._transaction() as con:
+            rows = self._rows(con, claims)
+            for claim in claims:
+                row = rows.get(claim.key)
+                if row is not None:
+                    totals[claim.key] = max(self._live(con, claim.key, row, oldest_live(now, claim.window))[0], 0.0)
+        return totals
+
+    # --- housekeeping and reads ------------------------------------------------------------
+
+    def _sweep_step(self, now: float) -> None:
+        """Delete the expired logs among the next :data:`SWEEP_ROWS` (housekeeping: never fails a call)."""
+        if not self._sweep_lock.acquire(blocking=False):
+            return
+        try:
+            with self._transaction() as con:
+                rows = con.execute(
+                    "SELECT key, window, newest FROM counts WHERE slot = -1 AND key > ? ORDER BY key LIMIT ?",
+                    (self._swept_to, SWEEP_ROWS),
+                ).fetchall()
+                dead = [(key,) for key, window, newest in rows if leaves_at(newest, window) + GRACE <= now]
+                con.executemany("DELETE FROM counts WHERE key = ?", dead)
+            self._swept_to = rows[-1][0] if len(rows) == SWEEP_ROWS else ""
+        except StoreUnavailable:
+            pass
+        finally:
+            self._sweep_lock.release()
+
+    def buckets(self, key: str, window: float, now: float) -> list[tuple[float, float]]:
+        """Live buckets, oldest first."""
+        try:
+            rows = self._con().execute(
+                "SELECT slot, amount FROM counts WHERE key = ? AND slot >= ? ORDER BY slot",
+                (key, max(oldest_live(now, window), 0)),
+            ).fetchall()
+        except Exception as exc:
+            raise self._fail(exc) from None
+        return [(leaves_at(slot, window), amount) for slot, amount in rows if amount > EPSILON]
 
     def used(self, key: str, window: float, now: float) -> float:
-        """The live total of one log: a bisect and a sum over the packed array."""
-        record_key, field = record_of(key)
-        with self._guard():
-            record = self._read(record_key)
-        if field not in record.packed:
-            return 0.0
-        log = record.log(field)
-        k = bisect.bisect_right(log.ts, now - window)
-        return float(len(log.ts) - k) if log.amounts is None else math.fsum(log.amounts[k:])
+        """The live total of one log."""
+        return max(sum(amount for _, amount in self.buckets(key, window, now)), 0.0)
 
     def keys(self, prefix: str) -> list[str]:
-        """Log keys with this prefix."""
-        found = []
-        with self._guard():
-            for record_key in self.cache.iterkeys():
-                if not isinstance(record_key, str):
-                    continue
-                for field in self._read(record_key).packed:
-                    key = f"{record_key}:{field}" if field else record_key
-                    if key.startswith(prefix):
-                        found.append(key)
-        return found
+        """Log keys with this prefix (a range scan of the primary key: the prefix matches literally)."""
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\U0010ffff"
+        try:
+            rows = self._con().execute(
+                "SELECT key FROM counts WHERE slot = -1 AND key >= ? AND key < ? ORDER BY key", (prefix, upper)
+            ).fetchall()
+        except Exception as exc:
+            raise self._fail(exc) from None
+        return [key for (key,) in rows]
 
     def delete(self, keys: list[str]) -> None:
         """Drop these logs."""
-        with self._guard(), self.cache.transact():
-            for key in keys:
-                record_key, field = record_of(key)
-                record = self._read(record_key)
-                if record.packed.pop(field, None) is not None:
-                    record.windows.pop(field, None)
-                    expire_time: Any = self.cache.get(record_key, expire_time=True)[1]
-                    if record.packed:
-                        self.cache.set(
-                            record_key,
-                            pickle.dumps((record.packed, record.windows), pickle.HIGHEST_PROTOCOL),
-                            expire=None if expire_time is None else max(1.0, float(expire_time) - _time()),
-                        )
-                    else:
-                        self.cache.delete(record_key)
-
-
-def _time() -> float:
-    import time
-
-    return time.time()
+        with self._transaction() as con:
+            con.executemany("DELETE FROM counts WHERE key = ?", [(k,) for k in keys])

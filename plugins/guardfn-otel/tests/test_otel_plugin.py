@@ -63,7 +63,9 @@ def test_ok_call_is_one_client_span_with_genai_attributes_and_a_child_per_step(o
     assert root.status.status_code.name == "UNSET"
 
     children = {s.name: s for s in spans if s.parent is not None}
-    for step in ("screen_input", "transform_input", "reserve", "call_model", "check_output", "settle"):
+    # a step no active control implements (reserve without limits, check_output without
+    # output controls) is left out of the engine and has no span
+    for step in ("screen_input", "transform_input", "call_model", "settle"):
         child = children[f"guardfn.{step}"]
         assert child.parent.span_id == root.context.span_id
         assert root.start_time <= child.start_time <= child.end_time <= root.end_time
