@@ -31,6 +31,7 @@ from guardfn.limits import BUCKETS, bucket_of, bucket_width, leaves_at, oldest_l
 from guardfn.store import MIN_RETRY, Claim, Store, default_url, open_store, redacted_url
 from guardfn.store.disk import DiskStore
 from guardfn.store.memory import MemoryStore
+from guardfn.store.redis import RedisStore
 from tests._redis import redis_url
 
 REDIS = redis_url(15)
@@ -454,3 +455,14 @@ def test_redacted_url_hides_only_the_password() -> None:
     assert redacted_url("redis://user:pw@host:6380/1") == "redis://user:***@host:6380/1"
     assert redacted_url("redis://:pw@host/0") == "redis://:***@host/0"
     assert redacted_url("redis://host:6379/0") == "redis://host:6379/0"
+
+
+def test_notes_are_recalled_until_they_expire(store: Store) -> None:
+    key = f"guardfn:note:{RUN}-{uuid.uuid4().hex}"
+    assert store.recall(key, T0) is None
+    store.remember(key, "verdict: clean", 30.0, T0)
+    assert store.recall(key, T0 + 1) == "verdict: clean"
+    store.remember(key, "verdict: injection", 30.0, T0 + 2)  # replaced
+    assert store.recall(key, T0 + 3) == "verdict: injection"
+    if not isinstance(store, RedisStore):  # Redis expires by its own clock; a fake "now" cannot step it
+        assert store.recall(key, T0 + 40) is None

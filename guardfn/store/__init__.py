@@ -14,7 +14,8 @@ Every store keeps, per limit, a bucketed log with a running total (see
 :mod:`guardfn.limits`). ``reserve`` checks all claims and adds them all, or adds nothing
 and returns the first :class:`Denied`; ``settle`` replaces reserved amounts with actual
 ones and returns each limit's usage afterwards (what the budget alert needs);
-``release`` takes a reservation back. A reservation is identified by the time it was
+``release`` takes a reservation back; ``recall`` / ``remember`` keep short notes with a
+time to live (the injection judge caches its verdicts there). A reservation is identified by the time it was
 made (``at``): settle and release act on the bucket of that time, if it is still
 counted, and must each be called at most once per reservation (the limits stage does).
 Time is passed in (``now``), never read by a store, so tests step across window edges
@@ -76,6 +77,12 @@ class Store(Protocol):
 
     def release(self, claims: list[Claim], at: float, now: float) -> None:
         """Take back the amounts reserved at ``at`` (a failed request)."""
+
+    def recall(self, key: str, now: float) -> str | None:
+        """A note kept with :meth:`remember` (a cached verdict), ``None`` when absent or expired."""
+
+    def remember(self, key: str, value: str, ttl: float, now: float) -> None:
+        """Keep a short note under ``key`` for ``ttl`` seconds (the judge's verdict cache)."""
 
     def buckets(self, key: str, window: float, now: float) -> list[tuple[float, float]]:
         """The live buckets of one log, oldest first, as ``(time it stops counting, amount)``."""

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS counts (
     oldest INTEGER, newest INTEGER, window REAL,
     PRIMARY KEY (key, slot)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notes (key TEXT PRIMARY KEY, value TEXT NOT NULL, until REAL NOT NULL) WITHOUT ROWID;
 """
 
 Row = tuple[float, int, int]
@@ -341,3 +342,21 @@ class DiskStore:
         """Drop these logs."""
         with self._transaction() as con:
             con.executemany("DELETE FROM counts WHERE key = ?", [(k,) for k in keys])
+
+    def recall(self, key: str, now: float) -> str | None:
+        """A live note, or ``None``."""
+        try:
+            row = self._con().execute("SELECT value FROM notes WHERE key = ? AND until > ?", (key, now)).fetchone()
+        except Exception as exc:
+            raise self._fail(exc) from None
+        return None if row is None else str(row[0])
+
+    def remember(self, key: str, value: str, ttl: float, now: float) -> None:
+        """Keep a note until ``now + ttl``; expired notes are dropped now and then."""
+        try:
+            con = self._con()
+            con.execute("INSERT OR REPLACE INTO notes (key, value, until) VALUES (?, ?, ?)", (key, value, now + ttl))
+            if hash(key) % 64 == 0:
+                con.execute("DELETE FROM notes WHERE until <= ?", (now,))
+        except Exception as exc:
+            raise self._fail(exc) from None

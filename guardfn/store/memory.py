@@ -16,6 +16,8 @@ from guardfn.store.buckets import BucketLog
 
 SWEEP_EVERY = 4096
 """Reservations between two sweeps of expired logs."""
+MAX_NOTES = 10_000
+"""Notes (cached verdicts) kept at most."""
 
 
 class MemoryStore:
@@ -26,6 +28,7 @@ class MemoryStore:
         self._logs: dict[str, BucketLog] = {}
         self._lock = threading.Lock()
         self._since_sweep = 0
+        self._notes: dict[str, tuple[str, float]] = {}
 
     def _log(self, key: str, window: float, now: float) -> BucketLog:
         log = self._logs.get(key)
@@ -97,3 +100,17 @@ class MemoryStore:
         with self._lock:
             for key in keys:
                 self._logs.pop(key, None)
+
+    def recall(self, key: str, now: float) -> str | None:
+        """A live note, or ``None``."""
+        note = self._notes.get(key)
+        return note[0] if note is not None and note[1] > now else None
+
+    def remember(self, key: str, value: str, ttl: float, now: float) -> None:
+        """Keep a note until ``now + ttl`` (at most :data:`MAX_NOTES`; expired ones go first)."""
+        with self._lock:
+            if len(self._notes) >= MAX_NOTES:
+                self._notes = {k: v for k, v in self._notes.items() if v[1] > now}
+                if len(self._notes) >= MAX_NOTES:
+                    self._notes.clear()
+            self._notes[key] = (value, now + ttl)

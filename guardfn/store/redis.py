@@ -421,6 +421,42 @@ class RedisStore:
         except Exception as exc:
             raise self._fail(exc) from None
 
+    def recall(self, key: str, now: float) -> str | None:
+        """A live note (Redis expires them), or ``None``."""
+        try:
+            conn = self.connection()
+            value = conn.call("GET", key) if self.lean else conn.get(key)
+        except Exception as exc:
+            raise self._fail(exc) from None
+        return value.decode() if isinstance(value, bytes) else value
+
+    def remember(self, key: str, value: str, ttl: float, now: float) -> None:
+        """Keep a note for ``ttl`` seconds (``SET ... PX``)."""
+        millis = max(1, int(ttl * 1000))
+        try:
+            conn = self.connection()
+            if self.lean:
+                conn.call("SET", key, value, "PX", millis)
+            else:
+                conn.set(key, value, px=millis)
+        except Exception as exc:
+            raise self._fail(exc) from None
+
+    async def arecall(self, key: str, now: float) -> str | None:
+        """Async :meth:`recall`."""
+        try:
+            value = await self._aclient()[0].get(key)
+        except Exception as exc:
+            raise self._fail(exc) from None
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def aremember(self, key: str, value: str, ttl: float, now: float) -> None:
+        """Async :meth:`remember`."""
+        try:
+            await self._aclient()[0].set(key, value, px=max(1, int(ttl * 1000)))
+        except Exception as exc:
+            raise self._fail(exc) from None
+
     # --- async (redis.asyncio, one client per event loop, closed with it: guardfn.loops) -------
 
     def _aclient(self) -> tuple[Any, dict[str, Any]]:
