@@ -35,13 +35,13 @@ import logging
 import os
 import re
 import threading
-import weakref
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from guardfn import plugins
+from guardfn.settings import PerSettings
 
 if TYPE_CHECKING:
     from guardfn.settings import Settings
@@ -259,37 +259,16 @@ def price_for(
     return resolve(provider, model, overrides, base_url).price
 
 
-_resolved: dict[int, tuple[weakref.ref[Settings], int, dict[tuple[str, str], Price]]] = {}
-_resolved_lock = threading.Lock()
+_prices: PerSettings[dict[tuple[int, str, str], Price]] = PerSettings(lambda settings: {})
 
 
 def price_of(settings: Settings, provider: str, model: str) -> Price:
-    """:func:`price_for` with ``settings.pricing``, resolved once per settings object, plugin set and model.
-
-    The cache holds a weak reference to ``settings`` (a new object that reuses a freed
-    one's ``id`` starts afresh) and the plugin generation (registering a plugin that
-    implements ``guardfn_model_price`` is seen at once).
-    """
-    gen = plugins.generation()
-    entry = _resolved.get(id(settings))
-    if entry is None or entry[0]() is not settings or entry[1] != gen:
-        entry = _new_entry(settings, gen)
-    prices = entry[2]
-    price = prices.get((provider, model))
+    """:func:`price_for` with ``settings.pricing`` and ``settings.base_url``, resolved once per
+    settings object, plugin set and model (registering a plugin that implements
+    ``guardfn_model_price`` is seen at once)."""
+    prices = _prices.get(settings)
+    key = (plugins.generation(), provider, model)
+    price = prices.get(key)
     if price is None:
-        price = prices[(provider, model)] = price_for(provider, model, settings.pricing, settings.base_url)
+        price = prices[key] = price_for(provider, model, settings.pricing, settings.base_url)
     return price
-
-
-def _new_entry(settings: Settings, gen: int) -> tuple[weakref.ref[Settings], int, dict[tuple[str, str], Price]]:
-    key = id(settings)
-
-    def forget(ref: weakref.ref[Settings]) -> None:
-        with _resolved_lock:
-            if _resolved.get(key, (None,))[0] is ref:
-                del _resolved[key]
-
-    entry: tuple[weakref.ref[Settings], int, dict[tuple[str, str], Price]] = (weakref.ref(settings, forget), gen, {})
-    with _resolved_lock:
-        _resolved[key] = entry
-    return entry

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import threading
 import warnings
+import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -105,6 +106,14 @@ class Settings(BaseSettings):
     injection: Literal["block", "flag", "off"] = "block"
     injection_block_at: RiskLevel = "medium"
     secrets: Literal["redact", "block", "off"] = "redact"
+    injection_judge: str | None = None
+    """A model (any provider serves) asked about texts whose injection score falls in
+    ``injection_judge_band``, and about ``output_policy`` (opt-in; :mod:`guardfn.judge`)."""
+    injection_judge_band: tuple[float, float] = (0.35, 0.8)
+    """The grey zone of the injection score where the judge decides (below: pass; above: refuse)."""
+    output_policy: str | list[str] | None = None
+    """Policies in words the answer must keep (``"Never give medical dosages."``), judged by
+    ``injection_judge`` (or the function's own model)."""
 
     # --- PII ------------------------------------------------------------------------------
     pii: Literal["off", "redact", "mask", "pseudonymize", "block"] = "off"
@@ -167,6 +176,14 @@ class Settings(BaseSettings):
         if not isinstance(value, (list, tuple)):
             raise ValueError("tools must be a list of functions and pydantic models")
         return build_tools(value)
+
+    @field_validator("injection_judge_band")
+    @classmethod
+    def _check_band(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0.0 <= low < high <= 1.0:
+            raise ValueError("injection_judge_band must be (low, high) with 0 <= low < high <= 1")
+        return value
 
     @field_validator("params")
     @classmethod
@@ -432,3 +449,37 @@ def explain(local_options: dict[str, Any], function: str | None = None) -> list[
             origin = "default"
         rows.append((name, display(name, getattr(settings, field_name)), origin))
     return rows
+
+
+T = TypeVar("T")
+
+
+class PerSettings(Generic[T]):
+    """A value derived from a settings object, built once per live settings object.
+
+    Settings are frozen, so what is derived from them (parsed limits, resolved prices, a
+    judge's engine) can be kept for as long as the object lives. The cache holds a weak
+    reference: a new settings object that reuses a freed one's ``id`` never inherits it.
+    """
+
+    def __init__(self, build: Callable[[Settings], T]) -> None:
+        self._build = build
+        self._values: dict[int, tuple[weakref.ref[Settings], T]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, settings: Settings) -> T:
+        """The value for ``settings`` (built on first use)."""
+        key = id(settings)
+        hit = self._values.get(key)
+        if hit is not None and hit[0]() is settings:
+            return hit[1]
+        value = self._build(settings)
+
+        def forget(ref: weakref.ref[Settings]) -> None:
+            with self._lock:
+                if self._values.get(key, (None,))[0] is ref:
+                    del self._values[key]
+
+        with self._lock:
+            self._values[key] = (weakref.ref(settings, forget), value)
+        return value

@@ -20,6 +20,7 @@ BUILTIN_STAGES: tuple[tuple[str, str], ...] = (
     ("input_limits", "guardfn.stages.input_limits"),
     ("secrets", "guardfn.stages.secrets"),
     ("injection", "guardfn.stages.injection"),
+    ("judge", "guardfn.stages.judge"),  # issue 16: the grey zone of injection, output policies
     # transform input (issue 5): pii
     ("pii", "guardfn.stages.pii"),
     # reserve / settle (issue 3): pricing computes the cost before limits settles against it

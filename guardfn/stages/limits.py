@@ -22,7 +22,6 @@ memory and diskcache stores are local and fast (tens of microseconds), and run i
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -32,7 +31,7 @@ from guardfn.hookspecs import hookimpl
 from guardfn.limits import LimitSpec, counter_key, parse_limits, subject
 from guardfn.observability.alerts import budget_crossings, fire
 from guardfn.pricing import price_of
-from guardfn.settings import Settings
+from guardfn.settings import PerSettings, Settings
 from guardfn.store import Claim, Denied, Store, open_store
 from guardfn.tokens import prompt_bound
 
@@ -40,7 +39,6 @@ NAME = "limits"
 clock: Callable[[], float] = time.time
 """The time source (seconds since the epoch); tests replace it to step across windows."""
 
-_parsed: dict[int, tuple[weakref.ref[Settings], Limits]] = {}
 
 
 def active(settings: Settings) -> bool:
@@ -99,24 +97,12 @@ class Reservation(NamedTuple):
     at: float
 
 
+_limits = PerSettings(lambda settings: Limits(settings))
+
+
 def limits_for(settings: Settings) -> Limits:
-    """The :class:`Limits` of these settings (built once per live settings object).
-
-    The cache checks a weak reference, so a new settings object that reuses a freed
-    object's ``id`` never inherits its limits.
-    """
-    cached = _parsed.get(id(settings))
-    if cached is not None and cached[0]() is settings:
-        return cached[1]
-    limits = Limits(settings)
-    key = id(settings)
-
-    def forget(ref: weakref.ref[Settings]) -> None:
-        if _parsed.get(key, (None,))[0] is ref:
-            del _parsed[key]
-
-    _parsed[key] = (weakref.ref(settings, forget), limits)
-    return limits
+    """The :class:`Limits` of these settings (built once per live settings object)."""
+    return _limits.get(settings)
 
 
 def specs_for(settings: Settings) -> tuple[LimitSpec, ...]:
