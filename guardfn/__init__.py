@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from guardfn.decorator import guarded_llm
     from guardfn.hookspecs import hookimpl
     from guardfn.plugins import register, unregister
+    from guardfn.scanning import ScanResult, screen
     from guardfn.settings import Settings, configure
     from guardfn.verify import verify_keys
 
@@ -57,6 +58,8 @@ _LAZY = {
     "Response": "guardfn.call",
     "Usage": "guardfn.call",
     "verify_keys": "guardfn.verify",
+    "screen": "guardfn.scanning",
+    "ScanResult": "guardfn.scanning",
 }
 
 
@@ -96,6 +99,7 @@ __all__ = [
     "ProviderError",
     "RateLimitExceeded",
     "Response",
+    "ScanResult",
     "SecretDetected",
     "Settings",
     "StoreUnavailable",
@@ -105,6 +109,7 @@ __all__ = [
     "guarded_llm",
     "hookimpl",
     "register",
+    "screen",
     "unregister",
     "verify_keys",
 ]

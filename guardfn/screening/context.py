@@ -13,19 +13,24 @@ rule matched:
   (after the first colon or line break) counts as quoted;
 * ``about_prompts``: talk *about* prompts, injections or jailbreaks (how to write a
   system prompt, what a jailbreak is) rather than a request for this assistant's own;
-* ``fiction``: a story, poem, scene or role-play the user sets up.
+* ``fiction``: a story, poem, scene or role-play the user sets up;
+* ``code``: source code or configuration (YAML keys, ``"role": "system"`` in JSON),
+  where ``system:`` lines, chat-template tokens and ``system_prompt`` identifiers are
+  data, not a spoofed turn.
 
-Each context names the rules it weakens (:data:`DAMPED`); a weakened rule keeps its id
-in the result but weighs :data:`FACTOR` of its weight. The patterns run on the folded
-view (lower case, one space between words) with RE2: linear time.
+Each context names the rules it weakens (:data:`DAMPED`); weakened rules keep their ids
+in the result, but together they weigh at most :data:`FACTOR` (their noisy-OR scaled
+by it), so context alone never lifts a text to ``medium``. The patterns run on the
+folded view (lower case, one space between words) or, for ``code``, on the text with
+its lines, with RE2: linear time.
 """
 
 from __future__ import annotations
 
 import re2
 
-FACTOR = 0.5
-"""A rule weakened by a context weighs this fraction of its weight."""
+FACTOR = 0.45
+"""Rules weakened by a context weigh together at most this much (their noisy-OR times it)."""
 MIN_OUTSIDE_WORDS = 3
 """Quoted text counts as quoted only when at least this many words stand outside the quotes."""
 
@@ -49,6 +54,10 @@ _ABOUT_PROMPTS = re2.compile(
     r"defend(?:ing)? against|detect(?:ing)?|prevent(?:ing)?|mitigat\w*|protect\w* against)\b"
     r"(?: \w+){0,6} (?:system prompts?|prompt injections?|jailbreak(?:s|ing)?|prompt leak\w*|injection attacks?)\b"
     r"|\b(?:our|my|the company's|the team's|this bot's|the bot's|a bot's|the model's) (?:\w+ )?system prompts?\b"
+    r"|\b(?:api|apis|sdk|library|framework|langchain|llamaindex|ollama|vllm|parameter|field|argument|endpoint|docs|"
+    r"documentation|chat completions|messages api)\b.*\b(?:system prompts?|system messages?|role-?play personas?)\b"
+    r"|\b(?:system prompts?|system messages?)\b.*\b(?:api|sdk|library|parameter|field|argument|endpoint)\b"
+    r"|^(?:what|who) (?:is|was|are|were) (?:the )?(?:dan|stan|dude|aim|developer mode|jailbreaking|a jailbreak)\b"
 )
 _YOURS = re2.compile(
     r"\byour (?:\w+ ){0,3}(?:prompts?|instructions?|rules|guidelines|configuration|directives?|system messages?)\b"
@@ -57,10 +66,31 @@ _FICTION = re2.compile(
     r"\b(?:write|tell|compose|draft|create|imagine|continue)\b(?: \w+){0,5} (?:story|short story|novel|poem|scene|"
     r"screenplay|script|fiction|fanfic|fan fiction|dialogue|play|sketch|chapter|tale|fable|limerick|song|lyrics)\b"
     r"|\blet'?s (?:do a |play a )?role-?play\b|\brole-?play (?:as|a|that|where|in which)\b"
-    r"|\bin (?:my|a|the|our) (?:story|novel|game|campaign|screenplay|book|d&d|dnd)\b"
+    r"|\bin (?:my|a|the|our) (?:\w+ )?(?:story|novel|game|campaign|screenplay|book|d&d|dnd|fantasy|film|movie)\b"
 )
+_CODE_LINE = re2.compile(
+    r"(?m)^[ \t]*(?:def |class |import |from [\w.]+ import |async |await |with |if |for |while |return |print\(|const "
+    r"|let |var |function |#include|@\w|//|# |[\w.\[\]'\"]+ ?[+-]?= ?\S|- ?[\w-]+: |[\w-]+: ?\S|[{}\[\]()]"
+    r"|[^\n]*[:{(\[,;][ \t]*$)"
+)
+_CODE_HINT = re2.compile(r"```|\"role\" ?: ?\"|'role' ?: ?'|\brole: ?(?:system|user|assistant)\b")
 
 DAMPED: dict[str, tuple[str, ...]] = {
+    "code": (
+        "spoof.role_line",
+        "spoof.assistant_turn",
+        "spoof.system_tag",
+        "spoof.heading",
+        "spoof.chat_template",
+        "spoof.inst_tags",
+        "spoof.instructions_tag",
+        "extract.system_prompt_mention",
+        "ml.extract",
+        "evasion.obfuscated",
+        "persona.dual_response",
+        "override.precedence",
+        "indirect.tool_call",
+    ),
     "about_prompts": (
         "extract.system_prompt",
         "extract.system_prompt_mention",
@@ -80,6 +110,8 @@ DAMPED: dict[str, tuple[str, ...]] = {
         "persona.evil_twin",
         "persona.not_ai",
         "persona.dual_response",
+        "persona.rule_breaking",
+        "persona.unrestricted",
         "override.from_now_on",
     ),
 }
@@ -120,6 +152,20 @@ def _fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def is_code(text: str) -> bool:
+    """Whether ``text`` (with its lines) looks like source code or configuration: a code
+    fence, a chat message written as data (``"role": "system"``), or lines that look
+    like code or ``key: value`` configuration (three and half of them, or two and two
+    in three)."""
+    if _CODE_HINT.search(text):
+        return True
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return False
+    code = sum(1 for _ in _CODE_LINE.finditer(text))
+    return (code >= 3 and 2 * code >= len(lines)) or (code >= 2 and 3 * code >= 2 * len(lines))
+
+
 def topics(folded: str) -> frozenset[str]:
     """The topical contexts of a folded text: ``about_prompts`` (unless it asks for
     *your* prompt or instructions) and ``fiction``."""
@@ -136,4 +182,4 @@ def is_translation(folded: str) -> bool:
     return _TRANSLATION.search(folded) is not None
 
 
-__all__ = ["DAMPED", "FACTOR", "MIN_OUTSIDE_WORDS", "is_translation", "topics", "unquoted"]
+__all__ = ["DAMPED", "FACTOR", "MIN_OUTSIDE_WORDS", "is_code", "is_translation", "topics", "unquoted"]

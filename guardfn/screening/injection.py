@@ -16,17 +16,18 @@ How a text is screened, in time linear in its length:
    text hidden in Unicode tag characters, and the whole text read as ROT13.
 4. A rule that matched only after de-obfuscation adds ``evasion.obfuscated``; one that
    matched only inside a decoded payload adds ``encoding.<kind>``.
-5. Rules that matched only inside quoted or code-fenced text, inside a passage to
-   translate, or that a topical context explains (talk *about* prompts, fiction) weigh
-   half (:mod:`guardfn.screening.context`). The weights of the distinct rules combine
-   as a noisy-OR into the rules' score.
+5. The weights of the distinct rules combine as a noisy-OR into the rules' score, but
+   rules that matched only inside quoted or code-fenced text or a passage to translate,
+   or that a context explains (talk *about* prompts, fiction, code and configuration),
+   weigh together at most :data:`guardfn.screening.context.FACTOR`
+   (:mod:`guardfn.screening.context`): context alone never reaches ``medium``.
 6. The learned screen (:mod:`guardfn.screening.model`) scores every reading of the text
    (views, decoded payloads, hidden ROT13 or reversed text) and keeps the highest
    probability, which the profile's thresholds turn into the model's score (0.5 at
    the ``medium`` threshold, 0.8 at ``high``).
 7. Fusion: ``score`` is the higher of the two, except that where the model is confident
-   the text is benign (probability below the profile's ``veto``, on mostly Latin-script
-   text, where it was trained) the rules alone cannot lift the risk above ``low``.
+   the text is benign (probability below the profile's ``veto``, on English text, the
+   language it was trained on) the rules alone cannot lift the risk above ``low``.
    ``risk`` is ``high`` from 0.8, ``medium`` from 0.5, otherwise ``low``.
 
 Profiles (``screen(text, profile=...)``): ``"prompt"`` for what the user asks and
@@ -54,7 +55,7 @@ from guardfn.screening import context
 from guardfn.screening.gates import JoinedGate, presence_test
 from guardfn.screening.normalize import ROT13, Views, views
 from guardfn.screening.patterns import RULES, Rule
-from guardfn.screening.readings import readings_of
+from guardfn.screening.readings import STOPWORDS, readings_of
 
 if TYPE_CHECKING:
     from guardfn.screening.model import Model, Thresholds
@@ -110,8 +111,8 @@ SYNTHETIC: dict[str, Rule] = {
 Profile = Literal["prompt", "untrusted"]
 VETO_CAP = 0.45
 """Where the model vetoes the rules, their score is capped here (below ``medium``)."""
-LATIN_SHARE = 0.8
-"""The model's veto applies to texts at least this ASCII (it was trained mostly on English)."""
+ENGLISH_SHARE = 0.15
+"""A text reads as English when at least this share of its words are common English words."""
 
 _BASE64 = re2.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{16,}={0,2}")
 _HEX = re2.compile(
@@ -283,15 +284,18 @@ class Screener:
             self._model_spec = default_model()
         return self._model_spec
 
-    def screen(self, text: str, *, decode: bool = True, profile: Profile = "prompt") -> ScreenResult:
+    def screen(
+        self, text: str, *, decode: bool = True, profile: Profile = "prompt", use_model: bool = True
+    ) -> ScreenResult:
         """Screen ``text`` for ``profile`` (``"prompt"``: the user's request;
         ``"untrusted"``: data such as a document or tool result): match every view,
         decode encoded payloads and screen them too, weigh rules in context, score the
-        readings with the learned screen and fuse (see the module docstring)."""
+        readings with the learned screen and fuse (see the module docstring).
+        ``use_model=False`` screens with the rules alone."""
         if profile not in ("prompt", "untrusted"):
             raise ValueError(f"unknown screening profile {profile!r}; choose 'prompt' or 'untrusted'")
         v, counts, payloads = self._analyse(text, decode)
-        model = self.model
+        model = self.model if use_model else None
         probability = None
         if model is not None:
             probability = max(model.probability(r) for r in readings_of(v, payloads))
@@ -327,7 +331,10 @@ class Screener:
             if inside:
                 damped |= inside
                 found.append("translation" if context.is_translation(v.texts[0]) else "quoted")
-        for topic in sorted(context.topics(v.texts[0])):
+        topics = set(context.topics(v.texts[0]))
+        if context.is_code(v.plain):
+            topics.add("code")
+        for topic in sorted(topics):
             hit = {rid for rid in context.DAMPED[topic] if rid in counts}
             if hit:
                 damped |= hit
@@ -344,17 +351,17 @@ class Screener:
         v: Views | None = None,
     ) -> ScreenResult:
         damped = damped or set()
-        weights = {
-            rid: (self.rules.get(rid) or SYNTHETIC[rid]).weight * (context.FACTOR if rid in damped else 1.0)
-            for rid in counts
-        }
-        rules_score = 1.0 - math.prod(1.0 - w for w in weights.values()) if counts else 0.0
+        weights = {rid: (self.rules.get(rid) or SYNTHETIC[rid]).weight for rid in counts}
+        free = 1.0 - math.prod(1.0 - w for rid, w in weights.items() if rid not in damped)
+        weak = context.FACTOR * (1.0 - math.prod(1.0 - w for rid, w in weights.items() if rid in damped))
+        rules_score = 1.0 - (1.0 - free) * (1.0 - weak) if counts else 0.0
         score = rules_score
         counts = dict(counts)
         if probability is not None and self.model is not None:
             thresholds = self.model.thresholds_for(profile)
-            latin = v is not None and _latin(v.texts[0])
-            score, rules_score, model_score = fuse(rules_score, probability, thresholds, latin)
+            vetoable = rules_score >= MEDIUM_AT and probability < thresholds.veto
+            english = vetoable and v is not None and is_english(v.texts[0])
+            score, rules_score, model_score = fuse(rules_score, probability, thresholds, english)
             if model_score >= MEDIUM_AT:
                 counts[MODEL_RULE.id] = 1
                 weights[MODEL_RULE.id] = 2.0 if model_score >= rules_score else MODEL_RULE.weight
@@ -622,8 +629,8 @@ def screen(text: str, *, profile: Profile = "prompt") -> ScreenResult:
 __all__ = [
     "ENCODED",
     "HIGH_AT",
-    "MODEL_RULE",
     "MEDIUM_AT",
+    "MODEL_RULE",
     "OBFUSCATED",
     "RISK_LEVELS",
     "Profile",
@@ -632,6 +639,7 @@ __all__ = [
     "Screener",
     "default_screener",
     "fuse",
+    "is_english",
     "model_readings",
     "risk_at_least",
     "risk_for",
@@ -646,15 +654,20 @@ def model_readings(text: str) -> list[str]:
     return default_screener().readings(text)
 
 
-def fuse(rules_score: float, probability: float, thresholds: Thresholds, latin: bool) -> tuple[float, float, float]:
+def fuse(rules_score: float, probability: float, thresholds: Thresholds, english: bool) -> tuple[float, float, float]:
     """Fuse the rules' score with the model's probability under a profile's thresholds:
-    ``(score, rules_score after the veto, model_score)`` (see the module docstring)."""
+    ``(score, rules_score after the veto, model_score)`` (see the module docstring).
+    ``english``: whether the text is English, the language the model can veto in."""
     model_score = thresholds.score(probability)
-    if rules_score >= MEDIUM_AT and probability < thresholds.veto and latin:
+    if rules_score >= MEDIUM_AT and probability < thresholds.veto and english:
         rules_score = min(rules_score, VETO_CAP)
     return max(model_score, rules_score), rules_score, model_score
 
 
-def _latin(folded: str) -> bool:
-    """Whether a folded text is mostly ASCII (the script the model was trained on)."""
-    return len(folded.encode("ascii", "ignore")) >= LATIN_SHARE * len(folded)
+def is_english(folded: str) -> bool:
+    """Whether a folded text reads as English: at least :data:`ENGLISH_SHARE` of its
+    words are common English words (the model was trained mostly on English, so it
+    overrules the rules only there)."""
+    words = folded.split()
+    return bool(words) and sum(1 for w in words if w in STOPWORDS) >= ENGLISH_SHARE * len(words)
+

@@ -213,7 +213,8 @@ RULES: tuple[Rule, ...] = (
         r"response|responses|persona)\b|\bstrive to avoid norms\b|\bmongo tom\b|\bantigpt\b|\banti-gpt\b|\bbasedgpt\b"
         r"|\bevil confidant\b|\balways intelligent and machiavellian\b|\bchatgpt with dan\b|\bjailbreak(?:ed)? mode\b"
         r"|\bopposite mode\b|\bunrestricted mode\b|\bunfiltered mode\b|\bevil mode\b|\bchaos mode\b|\bdude mode\b"
-        r"|\bstan mode\b|\bnsfw mode\b|\bsudo mode\b|\bdevmode\b|\[🔓 ?jailbreak\]|\[🔒 ?classic\]|🔓|🔒 ?normal",
+        r"|\bstan mode\b|\bnsfw mode\b|\bsudo mode\b|\bdevmode\b|\[🔓 ?jailbreak\]|\[🔒 ?classic\]|🔓 ?(?:jailbreak|jailbroken|developer mode|dev mode|unleashed|dan\b|unfiltered)"
+        r"|🔒 ?normal",
     ),
     Rule(
         "persona.jailbreak_word",

@@ -18,11 +18,7 @@ MAX_PAYLOADS = 8
 MIN_PAYLOAD_CHARS = 12
 """Decoded payloads shorter than this are not read (too short to say anything)."""
 STOPWORDS = frozenset(
-    """
-    a an the and or but if then of to in on at by for with from as is are was were be been am do does did
-    you your yours me my i we our it its this that these those not no all any what who how why when where
-    please can could would will should must now just only say tell print write give show
-    """.split()
+    ["a", "an", "the", "and", "or", "but", "if", "then", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "am", "do", "does", "did", "you", "your", "yours", "me", "my", "i", "we", "our", "it", "its", "this", "that", "these", "those", "not", "no", "all", "any", "what", "who", "how", "why", "when", "where", "please", "can", "could", "would", "will", "should", "must", "now", "just", "only", "say", "tell", "print", "write", "give", "show"]
 )
 """Common English words: a text with few of them that has many once read as ROT13 or
 backwards was written that way to hide it."""

@@ -75,8 +75,11 @@ TARGET_DOCUMENTS = 0.003
 """The untrusted profile's ``medium`` threshold keeps calibration documents flagged at or below this rate."""
 HIGH_MARGIN = 1.0
 """``high`` is at least this much above ``medium`` in log-odds."""
-VETO_GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
-"""Candidate probabilities under which the model overrules the rules."""
+VETO_GRID = (0.02, 0.05, 0.1, 0.15, 0.2)
+"""Candidate probabilities under which the model overrules the rules. Capped at 0.2: the
+calibration split shares its sources with training, so it cannot show what a veto
+costs on an unseen style of attack (a first leave-one-source-out run with vetoes up to
+0.5 caught none of the held-out BIPIA file); the model overrules only when confident."""
 VETO_RECALL_LOSS = 0.005
 """The veto may cost at most this share of the calibration attacks the fused screen catches."""
 
@@ -350,7 +353,7 @@ def threshold_at(scores: Iterable[float], rate: float) -> float:
     ordered = sorted(scores, reverse=True)
     if not ordered:
         return 0.5
-    allowed = int(math.floor(rate * len(ordered)))
+    allowed = math.floor(rate * len(ordered))
     if allowed >= len(ordered):
         return 0.0
     return float(np.nextafter(ordered[allowed], 1.0))
@@ -392,8 +395,8 @@ def fused(run: Run, probs: np.ndarray, thresholds: Thresholds) -> np.ndarray:
     """Each example's fused score (rules and model, as the screener fuses them)."""
     from guardfn.screening.injection import fuse
 
-    return np.array([fuse(r, p, thresholds, latin)[0]
-                     for r, p, latin in zip(run.rules_score, probs, run.latin, strict=True)])
+    return np.array([fuse(r, p, thresholds, english)[0]
+                     for r, p, english in zip(run.rules_score, probs, run.english, strict=True)])
 
 
 def veto_for(run: Run, probs: np.ndarray, mask: np.ndarray, thresholds: Thresholds) -> float:
@@ -415,7 +418,7 @@ def veto_for(run: Run, probs: np.ndarray, mask: np.ndarray, thresholds: Threshol
     return best
 
 
-def figures(examples: Sequence[Example], flagged: Sequence[bool], mask: np.ndarray) -> dict[str, Any]:
+def figures(examples: Sequence[Example], flagged: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
     """Counts of flagged examples where ``mask`` holds: per group, per category and per source."""
 
     def tally(key: Callable[[Example], str]) -> dict[str, dict[str, int]]:
@@ -450,8 +453,8 @@ class Run:
     weights: np.ndarray
     rules_score: np.ndarray
     """The rules' score per example (after context, before any veto)."""
-    latin: np.ndarray
-    """Whether the model's veto may apply to the example (mostly ASCII)."""
+    english: np.ndarray
+    """Whether the model's veto may apply to the example (it reads as English)."""
 
     def mask(self, *names: str) -> np.ndarray:
         """Examples in any of the named splits."""
@@ -472,7 +475,7 @@ class Run:
 
 def prepare(corpora: Path, extra: Path | None, seed: int = SEED) -> Run:
     """Load, split, featurise, and screen every example with the rules alone."""
-    from guardfn.screening.injection import Screener, _latin
+    from guardfn.screening.injection import Screener, is_english
     from guardfn.screening.normalize import fold
 
     examples = load(corpora, extra)
@@ -481,8 +484,8 @@ def prepare(corpora: Path, extra: Path | None, seed: int = SEED) -> Run:
     labels = np.array([e.label for e in examples])
     rules = Screener(model=None)
     rules_score = np.array([rules.screen(e.text).rules_score for e in examples])
-    latin = np.array([_latin(fold(e.text)) for e in examples])
-    return Run(examples, splits, matrix, labels, example_weights(examples), rules_score, latin)
+    english = np.array([is_english(fold(e.text)) for e in examples])
+    return Run(examples, splits, matrix, labels, example_weights(examples), rules_score, english)
 
 
 def evaluate(run: Run, probs: np.ndarray, thresholds: dict[str, Thresholds], mask: np.ndarray) -> dict[str, Any]:
@@ -505,6 +508,7 @@ def stratified(run: Run, iterations: int = ITERATIONS) -> dict[str, Any]:
         "thresholds": {k: vars(t) for k, t in thresholds.items()},
         **evaluate(run, probs, thresholds, run.mask("validation")),
         "probabilities": probs,
+        "model": Model(w, b, BITS, thresholds),
     }
 
 
@@ -557,6 +561,38 @@ def summary(result: dict[str, Any]) -> str:
     return "; ".join(f"{k} {rate(v):.2f}% of {v['n']}" for k, v in result["groups"].items())
 
 
+def card_tables(report: dict[str, Any]) -> str:
+    """The model card's figure tables (Markdown) from a training report (``injection-model.json``)."""
+    lines: list[str] = []
+
+    def table(title: str, result: dict[str, Any] | None) -> None:
+        if not result:
+            return
+        lines.extend([f"**{title}**", "", "| | fused (shipped) | model alone | rules alone |", "|---|---|---|---|"])
+        for group in ("attack", "near_miss", "ordinary"):
+            cells = []
+            for key in ("prompt", "model_only", "rules_only"):
+                c = result[key]["groups"].get(group, {"n": 0, "flagged": 0})
+                cells.append(f"{rate(c):.2f}% ({c['flagged']} of {c['n']})")
+            verb = "caught" if group == "attack" else "flagged"
+            lines.append(f"| {group.replace('_', '-')} {verb} | " + " | ".join(cells) + " |")
+        lines.extend(["", "| per category / source (fused) | flagged |", "|---|---|"])
+        for scope in ("categories", "sources"):
+            for key, c in result["prompt"][scope].items():
+                lines.append(f"| {key} | {rate(c):.2f}% ({c['flagged']} of {c['n']}) |")
+        lines.append("")
+
+    table("Stratified validation split (optimistic)", report.get("stratified"))
+    table("Leave-one-source-out (pessimistic: each source file held out whole)", report.get("leave_one_source_out"))
+    strat = report.get("stratified") or {}
+    if strat.get("untrusted"):
+        lines.extend(["**Untrusted profile, stratified validation split**", "", "| category | flagged |", "|---|---|"])
+        for key, c in strat["untrusted"]["categories"].items():
+            lines.append(f"| {key} | {rate(c):.2f}% ({c['flagged']} of {c['n']}) |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: train, validate both ways, write the model and its figures."""
     parser = argparse.ArgumentParser(prog="python -m guardfn.screening.train", description=__doc__.splitlines()[0])
@@ -566,7 +602,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--iterations", type=int, default=ITERATIONS)
     parser.add_argument("--no-loso", action="store_true", help="skip leave-one-source-out (about 20 trainings)")
+    parser.add_argument("--card", action="store_true", help="only print the model card's tables from the report")
     args = parser.parse_args(argv)
+    if args.card:
+        print(card_tables(json.loads(args.out.with_suffix(".json").read_text("utf-8"))))
+        return 0
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -599,7 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model": {"file": args.out.name, "bytes": args.out.stat().st_size, "bits": BITS, "bias": model.bias,
                   "thresholds": {k: vars(t) for k, t in model.thresholds.items()}, **meta},
         "splits": {f"{g}/{s}": n for (g, s), n in sorted(counts.items())},
-        "stratified": {k: v for k, v in strat.items() if k != "probabilities"},
+        "stratified": {k: v for k, v in strat.items() if k not in ("probabilities", "model")},
         "leave_one_source_out": loso,
         "features_version": FEATURES_VERSION,
     }

@@ -1,7 +1,10 @@
 """The ``injection`` stage: screens user-controlled text for attempts to take the model over.
 
-Settings: ``injection`` (``"block"`` default, ``"flag"``, ``"off"``) and
-``injection_block_at`` (``"low"``, ``"medium"`` default, ``"high"``).
+Settings: ``injection`` (``"block"`` default, ``"flag"``, ``"off"``),
+``injection_block_at`` (``"low"``, ``"medium"`` default, ``"high"``), ``injection_model``
+(fuse the learned screen shipped in the wheel with the rules; default ``True``) and
+``injection_untrusted_block_at`` (the level for untrusted content, see
+:func:`screen_text` and :func:`block_level`).
 
 What is screened: every message with role ``user``. That includes document text the
 prompt function interpolated into its prompt (a ``str`` prompt is one user message),
@@ -19,7 +22,13 @@ Findings (kind ``prompt_injection``) carry rule ids and counts, never the matche
 
 Rules are :data:`guardfn.screening.patterns.RULES` plus those plugins return from
 ``guardfn_injection_rules`` (a plugin rule with a built-in id replaces it; weight 0
-disables it).
+disables it); the learned screen's probability is fused with them
+(:mod:`guardfn.screening.injection`).
+
+One text is scored by :func:`screen_text` with a profile: ``"prompt"`` for what the user
+asks, ``"untrusted"`` for data the prompt carries (retrieved documents, tool results),
+where the screen looks for instructions addressed to the assistant with thresholds of
+its own; :func:`block_level` is the level at which a profile's text is refused.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from guardfn.call import Call, Finding
 from guardfn.errors import ConfigurationError, InjectionDetected
 from guardfn.hookspecs import hookimpl
 from guardfn.plugins import PerGeneration, get_plugin_manager
-from guardfn.screening.injection import CLEAN, RISK_LEVELS, Screener, ScreenResult, default_screener
+from guardfn.screening.injection import CLEAN, RISK_LEVELS, Profile, Screener, ScreenResult, default_screener
 from guardfn.screening.patterns import RULES
 from guardfn.settings import Settings
 
@@ -58,6 +67,17 @@ def screener() -> Screener:
     return _current.get()
 
 
+def screen_text(text: str, settings: Settings, profile: Profile = "prompt") -> ScreenResult:
+    """Score one text under ``settings`` (rules and, unless ``injection_model=False``,
+    the learned screen) for ``profile`` (``"prompt"`` or ``"untrusted"``)."""
+    return screener().screen(text, profile=profile, use_model=settings.injection_model)
+
+
+def block_level(settings: Settings, profile: Profile = "prompt") -> str:
+    """The risk level at which a text of ``profile`` is refused in ``"block"`` mode."""
+    return settings.injection_untrusted_block_at if profile == "untrusted" else settings.injection_block_at
+
+
 @hookimpl
 def guardfn_configure(settings: Settings) -> None:
     """Runs when a guarded function's settings are built: compiles the rules (plugins' too)
@@ -81,7 +101,6 @@ def guardfn_screen_input(call: Call) -> Any:
 
 def _screen(call: Call) -> None:
     settings = call.settings
-    screen = screener()
     worst: ScreenResult = CLEAN
     worst_index: int | None = None
     counts: Counter[str] = Counter()
@@ -90,7 +109,9 @@ def _screen(call: Call) -> None:
         content = message.get("content")
         if message.get("role") != "user" or not isinstance(content, str):
             continue
-        result = screen.screen(content)
+        result = screen_text(content, settings)
+        if worst_index is None and (worst.probability or 0.0) < (result.probability or 0.0):
+            worst = result  # the highest probability so far, reported even when nothing matched
         if not result.matched:
             continue
         flagged.append(index)
@@ -98,7 +119,13 @@ def _screen(call: Call) -> None:
         if worst_index is None or result.score > worst.score:
             worst, worst_index = result, index
     rules = sorted(counts, key=lambda rid: (list(worst.rules).index(rid) if rid in worst.rules else len(counts), rid))
-    call.state[NAME] = {"risk": worst.risk, "score": worst.score, "rules": rules, "messages": flagged}
+    call.state[NAME] = {
+        "risk": worst.risk,
+        "score": worst.score,
+        "probability": worst.probability,
+        "rules": rules,
+        "messages": flagged,
+    }
     if not counts:
         return
     block = settings.injection == "block" and worst.at_least(settings.injection_block_at)
@@ -111,7 +138,7 @@ def _screen(call: Call) -> None:
                 count=counts[rid],
                 score=worst.score,
                 blocked=block,
-                detail={"risk": worst.risk},
+                detail={"risk": worst.risk, "probability": worst.probability, "contexts": list(worst.contexts)},
             )
         )
     if block:
