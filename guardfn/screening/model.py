@@ -18,8 +18,10 @@ The training script is :mod:`guardfn.screening.train`; the model card is
 from __future__ import annotations
 
 import functools
+import io
 import json
 import math
+import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -105,7 +107,8 @@ class Model:
             raise ValueError(f"unknown screening profile {profile!r}; choose from {', '.join(PROFILES)}") from None
 
     def save(self, path: Path) -> None:
-        """Write the model as a compressed ``.npz`` (float16 weights, JSON header)."""
+        """Write the model as a compressed ``.npz`` (float16 weights, JSON header), byte
+        for byte the same for the same model (fixed zip timestamps)."""
         header = {
             "features_version": FEATURES_VERSION,
             "bits": self.bits,
@@ -113,12 +116,17 @@ class Model:
             "thresholds": {k: {"medium": t.medium, "high": t.high, "veto": t.veto} for k, t in self.thresholds.items()},
             "meta": self.meta,
         }
-        with path.open("wb") as fh:
-            np.savez_compressed(
-                fh,
-                weights=self.weights.astype(np.float16),
-                header=np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8),
-            )
+        arrays: dict[str, np.ndarray] = {
+            "weights": self.weights.astype(np.float16),
+            "header": np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8),
+        }
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, array in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                buffer = io.BytesIO()
+                np.lib.format.write_array(buffer, array, allow_pickle=False)
+                archive.writestr(info, buffer.getvalue())
 
 
 def read(path: Path | None = None) -> Model:

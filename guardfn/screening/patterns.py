@@ -440,6 +440,15 @@ RULES: tuple[Rule, ...] = (
         r"(?:instructions|directives|guidelines|rules|orders|prompt|programming|constraints|configuration)\b",
     ),
     Rule(
+        "extract.list_rules",
+        "asks to list or recite your rules, guidelines or instructions (as such, not rules for something)",
+        0.6,
+        r"\b(?:list|enumerate|recite|itemi[sz]e|number|spell out|bullet-point|go through)\b (?:me )?(?:all |every |each )?"
+        r"(?:(?:one )?of )?your (?:own |current |exact |secret |hidden |internal )?(?:rules|guidelines|instructions|"
+        r"directives|restrictions|constraints|guardrails)(?: ?[.,!?;:)]|$| (?:word for word|verbatim|exactly|in full|"
+        r"one by one|numbered|as a (?:numbered |bulleted )?list|in a (?:numbered |bulleted )?list|please|now|here))",
+    ),
+    Rule(
         "extract.told",
         "what were you told / instructed / programmed before",
         0.7,

@@ -395,8 +395,8 @@ def fused(run: Run, probs: np.ndarray, thresholds: Thresholds) -> np.ndarray:
     """Each example's fused score (rules and model, as the screener fuses them)."""
     from guardfn.screening.injection import fuse
 
-    return np.array([fuse(r, p, thresholds, english)[0]
-                     for r, p, english in zip(run.rules_score, probs, run.english, strict=True)])
+    return np.array([fuse(r, p, thresholds, allowed)[0]
+                     for r, p, allowed in zip(run.rules_score, probs, run.vetoable, strict=True)])
 
 
 def veto_for(run: Run, probs: np.ndarray, mask: np.ndarray, thresholds: Thresholds) -> float:
@@ -453,8 +453,8 @@ class Run:
     weights: np.ndarray
     rules_score: np.ndarray
     """The rules' score per example (after context, before any veto)."""
-    english: np.ndarray
-    """Whether the model's veto may apply to the example (it reads as English)."""
+    vetoable: np.ndarray
+    """Whether the model may overrule the rules on the example (:func:`guardfn.screening.injection.may_veto`)."""
 
     def mask(self, *names: str) -> np.ndarray:
         """Examples in any of the named splits."""
@@ -475,7 +475,7 @@ class Run:
 
 def prepare(corpora: Path, extra: Path | None, seed: int = SEED) -> Run:
     """Load, split, featurise, and screen every example with the rules alone."""
-    from guardfn.screening.injection import Screener, is_english
+    from guardfn.screening.injection import Screener, may_veto
     from guardfn.screening.normalize import fold
 
     examples = load(corpora, extra)
@@ -484,8 +484,8 @@ def prepare(corpora: Path, extra: Path | None, seed: int = SEED) -> Run:
     labels = np.array([e.label for e in examples])
     rules = Screener(model=None)
     rules_score = np.array([rules.screen(e.text).rules_score for e in examples])
-    english = np.array([is_english(fold(e.text)) for e in examples])
-    return Run(examples, splits, matrix, labels, example_weights(examples), rules_score, english)
+    vetoable = np.array([may_veto(e.text, fold(e.text)) for e in examples])
+    return Run(examples, splits, matrix, labels, example_weights(examples), rules_score, vetoable)
 
 
 def evaluate(run: Run, probs: np.ndarray, thresholds: dict[str, Thresholds], mask: np.ndarray) -> dict[str, Any]:
