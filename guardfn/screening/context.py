@@ -14,6 +14,8 @@ rule matched:
 * ``about_prompts``: talk *about* prompts, injections or jailbreaks (how to write a
   system prompt, what a jailbreak is) rather than a request for this assistant's own;
 * ``fiction``: a story, poem, scene or role-play the user sets up;
+* ``retraction``: the user takes back their own words ("forget what I said earlier",
+  "ignore my previous email"), not the assistant's instructions;
 * ``code``: source code or configuration (YAML keys, ``"role": "system"`` in JSON),
   where ``system:`` lines, chat-template tokens and ``system_prompt`` identifiers are
   data, not a spoofed turn.
@@ -68,6 +70,11 @@ _FICTION = re2.compile(
     r"|\blet'?s (?:do a |play a )?role-?play\b|\brole-?play (?:as|a|that|where|in which)\b"
     r"|\bin (?:my|a|the|our) (?:\w+ )?(?:story|novel|game|campaign|screenplay|book|d&d|dnd|fantasy|film|movie)\b"
 )
+_RETRACTION = re2.compile(
+    r"\b(?:forget|ignore|disregard|scratch|never ?mind|skip) (?:about )?(?:what i (?:just )?(?:said|wrote|asked|typed|"
+    r"mentioned|sent)|(?:my|the) (?:previous|last|earlier|prior|first|other|old) (?:message|question|email|e-mail|"
+    r"request|reply|comment|typo|draft|answer|note|order)s?|my (?:typos?|mistakes?|last few messages))\b"
+)
 _CODE_LINE = re2.compile(
     r"(?m)^[ \t]*(?:def |class |import |from [\w.]+ import |async |await |with |if |for |while |return |print\(|const "
     r"|let |var |function |#include|@\w|//|# |[\w.\[\]'\"]+ ?[+-]?= ?\S|- ?[\w-]+: |[\w-]+: ?\S|[{}\[\]()]"
@@ -102,6 +109,7 @@ DAMPED: dict[str, tuple[str, ...]] = {
         "encoding.mention",
         "ml.extract",
     ),
+    "retraction": ("override.ignore_above", "override.ignore_previous", "override.nevermind"),
     "fiction": (
         "persona.act_as",
         "persona.you_are_now",
@@ -167,13 +175,15 @@ def is_code(text: str) -> bool:
 
 
 def topics(folded: str) -> frozenset[str]:
-    """The topical contexts of a folded text: ``about_prompts`` (unless it asks for
-    *your* prompt or instructions) and ``fiction``."""
+    """The topical contexts of a folded text: ``about_prompts`` and ``retraction``
+    (unless it asks for *your* prompt or instructions) and ``fiction``."""
     found = set()
     if _ABOUT_PROMPTS.search(folded) and not _YOURS.search(folded):
         found.add("about_prompts")
     if _FICTION.search(folded):
         found.add("fiction")
+    if _RETRACTION.search(folded) and not _YOURS.search(folded):
+        found.add("retraction")
     return frozenset(found)
 
 
