@@ -55,7 +55,7 @@ from guardfn.screening import context
 from guardfn.screening.gates import JoinedGate, presence_test
 from guardfn.screening.normalize import ROT13, Views, views
 from guardfn.screening.patterns import RULES, Rule
-from guardfn.screening.readings import STOPWORDS, readings_of
+from guardfn.screening.readings import STOPWORDS, despaced, readings_of, reads_better
 
 if TYPE_CHECKING:
     from guardfn.screening.model import Model, Thresholds
@@ -449,15 +449,29 @@ class Screener:
         for kind, payload in payloads:
             if sink is not None:
                 sink.append(payload)
-            inner = self._screen(payload, depth + 1)
+            inner = self._screen(payload, depth + 1, sink=sink)
             _merge(counts, inner, ENCODED[kind].id)
+        if depth == 0:
+            joined = despaced(v.plain)
+            if joined is not None:
+                if sink is not None:
+                    sink.append(joined)
+                inner = self._screen(joined, depth + 1)
+                _merge(counts, {r: n for r, n in inner.items() if r not in counts}, OBFUSCATED.id)
         if readings is not None and "text" in passes:
-            # the whole text read as ROT13 and backwards; these readings only count for
-            # rules strong enough to matter alone that the text did not match as written
+            # the whole text read as ROT13 and backwards: screened in full when the text
+            # reads as English only that way (it was written so to hide it); otherwise
+            # only rules strong enough to matter alone count, and only new ones
             for kind, reading in zip(("rot13", "reversed"), readings, strict=True):
-                inner, _ = self._match_texts([reading])
-                inner = {r: n for r, n in inner.items() if self.rules[r].weight >= MEDIUM_AT and r not in counts}
-                _merge(counts, inner, ENCODED[kind].id)
+                if reads_better(reading, v.texts[0]):
+                    hidden = v.plain.translate(ROT13) if kind == "rot13" else v.plain[::-1]  # case kept
+                    if sink is not None:
+                        sink.append(hidden)
+                    inner = self._screen(hidden, depth + 1, sink=sink)
+                else:
+                    inner, _ = self._match_texts([reading])
+                    inner = {r: n for r, n in inner.items() if self.rules[r].weight >= MEDIUM_AT}
+                _merge(counts, {r: n for r, n in inner.items() if r not in counts}, ENCODED[kind].id)
         return counts
 
 
@@ -470,7 +484,7 @@ def _merge(counts: dict[str, int], inner: dict[str, int], marker: str) -> None:
 
 
 def _printable_text(data: bytes) -> str | None:
-    """``data`` as text when it is mostly readable UTF-8 with some letters, else None."""
+    """``data`` as text when it is mostly readable UTF-8, half of it letters or digits, else None."""
     if len(data) < 6:
         return None
     try:
@@ -480,7 +494,7 @@ def _printable_text(data: bytes) -> str | None:
     printable = len(text)
     if not text.isprintable():
         printable = sum(map(str.isprintable, text)) + text.count("\n") + text.count("\r") + text.count("\t")
-    letters = sum(map(str.isalpha, text))
+    letters = sum(map(str.isalnum, text))
     if len(text) < 8 or printable < 0.95 * len(text) or letters < 0.5 * len(text):
         return None
     return text
