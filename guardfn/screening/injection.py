@@ -420,9 +420,14 @@ class Screener:
             v = views(text)
         # depth 0 also screens the whole text read as ROT13 and backwards (see below)
         readings: tuple[str, str] | None = None
+        joined: str | None = None
+        hidden: tuple[bool, bool] = (False, False)
         if depth == 0:
             readings = (v.texts[0].translate(ROT13), v.texts[0][::-1])
-            passes = self._gated(v, readings)
+            joined = despaced(v.plain)
+            hidden = (reads_better(readings[0], v.texts[0]), reads_better(readings[1], v.texts[0]))
+            # spaced-out or hidden text is screened in full (the gate sees neither)
+            passes = ALL_PASSES if joined is not None or any(hidden) else self._gated(v, readings)
             if not passes:
                 return {}
         else:
@@ -451,19 +456,17 @@ class Screener:
                 sink.append(payload)
             inner = self._screen(payload, depth + 1, sink=sink)
             _merge(counts, inner, ENCODED[kind].id)
-        if depth == 0:
-            joined = despaced(v.plain)
-            if joined is not None:
-                if sink is not None:
-                    sink.append(joined)
-                inner = self._screen(joined, depth + 1)
-                _merge(counts, {r: n for r, n in inner.items() if r not in counts}, OBFUSCATED.id)
+        if depth == 0 and joined is not None:
+            if sink is not None:
+                sink.append(joined)
+            inner = self._screen(joined, depth + 1)
+            _merge(counts, {r: n for r, n in inner.items() if r not in counts}, OBFUSCATED.id)
         if readings is not None and "text" in passes:
             # the whole text read as ROT13 and backwards: screened in full when the text
             # reads as English only that way (it was written so to hide it); otherwise
             # only rules strong enough to matter alone count, and only new ones
-            for kind, reading in zip(("rot13", "reversed"), readings, strict=True):
-                if reads_better(reading, v.texts[0]):
+            for kind, reading, is_hidden in zip(("rot13", "reversed"), readings, hidden, strict=True):
+                if is_hidden:
                     hidden = v.plain.translate(ROT13) if kind == "rot13" else v.plain[::-1]  # case kept
                     if sink is not None:
                         sink.append(hidden)
