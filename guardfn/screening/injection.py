@@ -467,10 +467,10 @@ class Screener:
             # only rules strong enough to matter alone count, and only new ones
             for kind, reading, is_hidden in zip(("rot13", "reversed"), readings, hidden, strict=True):
                 if is_hidden:
-                    hidden = v.plain.translate(ROT13) if kind == "rot13" else v.plain[::-1]  # case kept
+                    unhidden = v.plain.translate(ROT13) if kind == "rot13" else v.plain[::-1]  # case kept
                     if sink is not None:
-                        sink.append(hidden)
-                    inner = self._screen(hidden, depth + 1, sink=sink)
+                        sink.append(unhidden)
+                    inner = self._screen(unhidden, depth + 1, sink=sink)
                 else:
                     inner, _ = self._match_texts([reading])
                     inner = {r: n for r, n in inner.items() if self.rules[r].weight >= MEDIUM_AT}
