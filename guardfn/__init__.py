@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from guardfn.hookspecs import hookimpl
     from guardfn.plugins import register, unregister
     from guardfn.prompt import untrusted
+    from guardfn.scanning import ScanResult, screen
     from guardfn.settings import Settings, configure
     from guardfn.tools import Tool
     from guardfn.verify import verify_keys
@@ -67,6 +68,8 @@ _LAZY = {
     "untrusted": "guardfn.prompt",
     "verify_keys": "guardfn.verify",
     "wrap": "guardfn.wrapping",
+    "screen": "guardfn.scanning",
+    "ScanResult": "guardfn.scanning",
 }
 
 
@@ -108,6 +111,7 @@ __all__ = [
     "RateLimitExceeded",
     "Reply",
     "Response",
+    "ScanResult",
     "SecretDetected",
     "Settings",
     "StoreUnavailable",
@@ -120,6 +124,7 @@ __all__ = [
     "guarded_llm",
     "hookimpl",
     "register",
+    "screen",
     "unregister",
     "untrusted",
     "verify_keys",

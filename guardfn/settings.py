@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     max_input_tokens: int | None = Field(None, gt=0)
     injection: Literal["block", "flag", "off"] = "block"
     injection_block_at: RiskLevel = "medium"
+    injection_model: bool = True
+    """Fuse the learned screen (the model shipped in the wheel) with the rules; ``False``: rules only."""
+    injection_untrusted_block_at: RiskLevel = "medium"
+    """The level at which untrusted content (documents, tool results) is refused, screened
+    with the ``untrusted`` profile (its own calibrated thresholds)."""
     secrets: Literal["redact", "block", "off"] = "redact"
     injection_judge: str | None = None
     """A model (any provider serves) asked about texts whose injection score falls in

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from guardfn.errors import GuardrailViolation
@@ -171,8 +171,14 @@ def _chunked(text: str, cuts: list[int]) -> list[str]:
     return [text[a:b] for a, b in itertools.pairwise(points)]
 
 
+LONG_URL = "https://acme.com/y" + "competitor_name" * 3 + "https://evil.com/x pricing"
+"""A URL longer than the stream's context: its host (allowed) is far behind the text being judged."""
+
+
 @settings(max_examples=400, deadline=None)
 @given(text=texts, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
+@example(text=LONG_URL, cuts=[])
+@example(text=LONG_URL, cuts=[30, 75])
 def test_redacting_a_stream_equals_redacting_the_whole_answer(text: str, cuts: list[int]) -> None:
     rules = _rules()
     expected, _ = apply_rules(rules, text)
@@ -190,6 +196,7 @@ def test_flagging_a_stream_changes_nothing_and_counts_like_the_whole_answer(text
 
 @settings(max_examples=300, deadline=None)
 @given(text=texts, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
+@example(text="https://acme.com/y://" + "competitor_name" * 4 + "[link](", cuts=[])
 def test_a_stream_is_refused_exactly_when_the_whole_answer_would_be(text: str, cuts: list[int]) -> None:
     rules = _rules()
     violated = bool(check_rules(rules, text))

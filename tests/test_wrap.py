@@ -284,11 +284,12 @@ def test_an_injection_is_refused_before_any_request(server: FakeLLMServer, kind:
 @pytest.mark.parametrize("kind", KINDS)
 def test_output_rules_judge_the_answer(server: FakeLLMServer, kind: str, mode: str) -> None:
     rules = {"prohibited": ["internal_pricing"]}
+    request = request_of(kind, "Write a sentence with internal_pricing in it")
     with pytest.raises(GuardrailViolation):
-        ask(kind, wrapped(kind, server, mode, output_rules=rules), mode, **request_of(kind, "say internal_pricing now"))
+        ask(kind, wrapped(kind, server, mode, output_rules=rules), mode, **request)
     client = wrapped(kind, server, mode, output_rules=rules, on_violation="redact")
-    answer = ask(kind, client, mode, **request_of(kind, "say internal_pricing now"))
-    assert answer_text(kind, mode, answer) == "echo: say [redacted] now"
+    answer = ask(kind, client, mode, **request)
+    assert answer_text(kind, mode, answer) == "echo: Write a sentence with [redacted] in it"
 
 
 # --- tools: the caller runs them, as with the raw SDK ----------------------------------------------

@@ -1,9 +1,11 @@
 """``guardfn scan``: run the input stages on a text and show what would be sent.
 
-The text (an argument, ``-`` or nothing for stdin, or ``--file``) becomes one user
-message, exactly as a prompt function returning that string would, and goes through
-``guardfn_screen_input`` and ``guardfn_transform_input`` of the same plugin manager a
-guarded call uses (input limits, secrets, injection screening, PII and any plugin).
+The text (an argument, ``-`` or nothing for stdin, or ``--file``) goes through
+:func:`guardfn.screen` (``guardfn.scanning``): one user message, exactly as a prompt
+function returning that string would, through ``guardfn_screen_input`` and
+``guardfn_transform_input`` of the same plugin manager a guarded call uses (input
+limits, secrets, injection screening, PII and any plugin). ``--json`` prints
+:meth:`guardfn.scanning.ScanResult.to_dict`, so the command and the API cannot drift.
 Nothing is sent anywhere. The exit status is 1 when the text would be blocked, so the
 command works in CI on prompt templates; 2 on a usage or configuration error.
 """
@@ -68,12 +70,8 @@ def scan(
     Prints the injection risk, the findings (rule ids, kinds and counts) and the text as
     it would be sent. Exit status 1 when the text would be blocked.
     """
-    from guardfn.call import Call
     from guardfn.errors import GuardError
-    from guardfn.pipeline import Engine, outcome_of
-    from guardfn.plugins import get_plugin_manager
-    from guardfn.prompt import to_messages
-    from guardfn.settings import build_settings, global_defaults
+    from guardfn.scanning import screen
 
     if path is not None and text is not None:
         raise click.UsageError("give TEXT or --file, not both")
@@ -94,69 +92,17 @@ def scan(
     if system is not None:
         local["system"] = system
     try:
-        settings = build_settings(global_defaults(), local)
-        engine = Engine(settings, get_plugin_manager())
-        call = Call(
-            function="guardfn scan",
-            settings=settings,
-            messages=to_messages(source, settings.system),
-            provider=engine.provider,
-            model=settings.model,
-            max_tokens=settings.max_tokens,
-        )
+        result = screen(source, **local)
     except GuardError as exc:
         raise click.UsageError(str(exc)) from None
-
-    error: GuardError | None = None
-    try:
-        for step in ("guardfn_screen_input", "guardfn_transform_input"):
-            for _ in engine.walk_sync(call, step, {"call": call}):
-                pass
-    except GuardError as exc:
-        error = exc
-    blocked = error is not None and outcome_of(error) == "blocked"
-    report = _report(call, error, blocked)
+    report = result.to_dict()
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         _show(report)
-    if error is not None and not blocked:
+    if result.failed:
         sys.exit(2)
-    sys.exit(1 if blocked else 0)
-
-
-def _report(call: Any, error: Any, blocked: bool) -> dict[str, Any]:
-    injection = call.state.get("injection") or {"risk": "low", "score": 0.0, "rules": []}
-    sent = None if error is not None else [m.to_dict() for m in call.messages]
-    return {
-        "blocked": blocked,
-        "error": error.to_dict() if error is not None else None,
-        "risk": injection["risk"],
-        "score": round(float(injection["score"]), 4),
-        "rules": list(injection["rules"]),
-        "findings": [
-            {
-                "stage": f.stage,
-                "kind": f.kind,
-                "rule": f.rule,
-                "count": f.count,
-                "blocked": f.blocked,
-            }
-            for f in call.findings
-        ],
-        "changes": [{"stage": c.stage, "target": c.target, "count": c.count} for c in call.changes],
-        "messages": sent,
-        "pii_entities": _pii_entities(call.settings),
-    }
-
-
-def _pii_entities(settings: Any) -> dict[str, list[str]] | None:
-    """With PII detection on: each active entity and the recognizers that detect it."""
-    if settings.pii == "off":
-        return None
-    from guardfn.pii.coverage import active
-
-    return active(settings.pii_entities)
+    sys.exit(1 if result.blocked else 0)
 
 
 def _show(report: dict[str, Any]) -> None:
@@ -167,7 +113,9 @@ def _show(report: dict[str, Any]) -> None:
         click.echo(f"verdict:  ERROR in {error['stage']}: {error['reason']}")
     else:
         click.echo("verdict:  pass")
-    click.echo(f"risk:     {report['risk']} (score {report['score']:.2f})")
+    probability = report["probability"]
+    learned = "" if probability is None else f", learned screen {probability:.2f}"
+    click.echo(f"risk:     {report['risk']} (score {report['score']:.2f}{learned})")
     click.echo(f"rules:    {', '.join(report['rules']) or '-'}")
     if report["findings"]:
         click.echo("findings:")

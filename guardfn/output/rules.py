@@ -321,7 +321,9 @@ class MaxChars:
 # letters, digits, "+", "." or "-", starting with a letter) or, for a protocol-relative
 # "//host", nothing that makes it part of a word or path. The body runs to the first
 # character that cannot be in a URL. Scanning for "//" first keeps this fast and linear.
-_URL_CHARS = r"[^\s<>\"'`\])}|\\^]"
+URL_BREAK = r"[\s<>\"'`\])}|\\^]"
+"""A character that cannot be inside a URL: a URL runs until the first of these."""
+_URL_CHARS = "[^" + URL_BREAK[1:]
 _SLASHES = re.compile("//")
 _URL_BODY = re.compile(_URL_CHARS + "+")
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")

@@ -1,7 +1,7 @@
 """Apply output rules to a streamed answer as it arrives.
 
 :class:`StreamGuard` keeps a small window: the last :data:`CONTEXT` characters already
-released, as received (so a rule sees what comes before, e.g. for whole-word checks,
+released (back to the start of a URL they cut into), as received (so a rule sees what comes before, e.g. for whole-word checks,
 exactly as it would in the whole answer), and the text received but not yet released.
 On each chunk it asks the rules how much of the end must be held back (``pending``),
 releases everything before that, and acts on the violations in what it releases:
@@ -19,13 +19,14 @@ them through the ``guardfn_wrap_stream`` hook.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from guardfn.errors import GuardrailViolation
-from guardfn.output.rules import DEFAULT_REDACTION, Violation, redact
+from guardfn.output.rules import DEFAULT_REDACTION, URL_BREAK, Violation, redact
 
 if TYPE_CHECKING:
     from guardfn.call import Call
@@ -34,6 +35,23 @@ __all__ = ["CONTEXT", "StreamGuard", "aguard_stream", "guard_async", "guard_stre
 
 CONTEXT = 64
 """Characters of already-released text (as received, before redaction) a rule sees before the new text."""
+MAX_CONTEXT = 4096
+"""The context reaches back further, up to this many characters, to the start of a word or URL it
+cuts into: a URL longer than :data:`CONTEXT` must be seen whole to be judged as the whole answer
+would judge it (its host is at its start)."""
+_LAST_BREAK = re.compile("(?s).*" + URL_BREAK)
+"""Matches up to the last character that cannot be inside a URL."""
+
+
+def context_start(released: str) -> int:
+    """Where the context kept from ``released`` starts: the last :data:`CONTEXT` characters,
+    widened to the start of the word or URL they begin inside (at most :data:`MAX_CONTEXT`)."""
+    cut = len(released) - CONTEXT
+    if cut <= 0:
+        return 0
+    floor = max(0, len(released) - MAX_CONTEXT)
+    last_break = _LAST_BREAK.match(released, floor, cut + 1)
+    return last_break.end() - 1 if last_break else floor
 
 Mode = Literal["raise", "redact", "flag"]
 
@@ -152,7 +170,8 @@ class StreamGuard:
         if confirmed and self.mode == "redact":
             piece = redact(piece, [v.shifted(-base) for v in confirmed], self.redaction)
         self._tail = window[safe:]
-        self._ctx = (self._ctx + window[base:safe])[-CONTEXT:]  # rules see the original text
+        released = self._ctx + window[base:safe]
+        self._ctx = released[context_start(released) :]  # rules see the original text
         self._consumed += safe - base
         return piece
 

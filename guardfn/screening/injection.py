@@ -16,8 +16,24 @@ How a text is screened, in time linear in its length:
    text hidden in Unicode tag characters, and the whole text read as ROT13.
 4. A rule that matched only after de-obfuscation adds ``evasion.obfuscated``; one that
    matched only inside a decoded payload adds ``encoding.<kind>``.
-5. The weights of the distinct rules combine as a noisy-OR into ``score``; ``risk`` is
-   ``high`` from 0.8, ``medium`` from 0.5, otherwise ``low``.
+5. The weights of the distinct rules combine as a noisy-OR into the rules' score, but
+   rules that matched only inside quoted or code-fenced text or a passage to translate,
+   or that a context explains (talk *about* prompts, fiction, code and configuration),
+   weigh together at most :data:`guardfn.screening.context.FACTOR`
+   (:mod:`guardfn.screening.context`): context alone never reaches ``medium``.
+6. The learned screen (:mod:`guardfn.screening.model`) scores every reading of the text
+   (views, decoded payloads, hidden ROT13 or reversed text) and keeps the highest
+   probability, which the profile's thresholds turn into the model's score (0.5 at
+   the ``medium`` threshold, 0.8 at ``high``).
+7. Fusion: ``score`` is the higher of the two, except that where the model is confident
+   a short English request is benign (probability below the profile's ``veto``; see
+   :func:`may_veto`) the rules alone cannot lift the risk above ``low``.
+   ``risk`` is ``high`` from 0.8, ``medium`` from 0.5, otherwise ``low``.
+
+Profiles (``screen(text, profile=...)``): ``"prompt"`` for what the user asks and
+``"untrusted"`` for data the prompt carries (documents, tool results), where the
+question is whether it holds instructions addressed to the assistant; each profile has
+its own thresholds, set on calibration data kept apart from training.
 """
 
 from __future__ import annotations
@@ -31,13 +47,18 @@ import re
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import re2
 
+from guardfn.screening import context
 from guardfn.screening.gates import JoinedGate, presence_test
 from guardfn.screening.normalize import ROT13, Views, views
 from guardfn.screening.patterns import RULES, Rule
+from guardfn.screening.readings import STOPWORDS, despaced, readings_of, reads_better
+
+if TYPE_CHECKING:
+    from guardfn.screening.model import Model, Thresholds
 
 Risk = Literal["low", "medium", "high"]
 RISK_LEVELS: tuple[Risk, ...] = ("low", "medium", "high")
@@ -76,7 +97,24 @@ ENCODED: dict[str, Rule] = {
         ("escape", "\\u/\\x-escaped"),
     )
 }
-SYNTHETIC: dict[str, Rule] = {OBFUSCATED.id: OBFUSCATED, **{r.id: r for r in ENCODED.values()}}
+MODEL_RULE = Rule(
+    "model.injection",
+    "the learned screen's probability is at or above the profile's medium threshold",
+    0.5,
+    _NEVER,
+)
+SYNTHETIC: dict[str, Rule] = {
+    OBFUSCATED.id: OBFUSCATED,
+    MODEL_RULE.id: MODEL_RULE,
+    **{r.id: r for r in ENCODED.values()},
+}
+Profile = Literal["prompt", "untrusted"]
+VETO_CAP = 0.45
+"""Where the model vetoes the rules, their score is capped here (below ``medium``)."""
+VETO_MAX_CHARS = 500
+"""The model overrules the rules only on texts up to this long (see :func:`may_veto`)."""
+ENGLISH_SHARE = 0.15
+"""A text reads as English when at least this share of its words are common English words."""
 
 _BASE64 = re2.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{16,}={0,2}")
 _HEX = re2.compile(
@@ -134,9 +172,13 @@ def risk_at_least(risk: str, level: str) -> bool:
 class ScreenResult:
     """The outcome of screening one text.
 
-    ``rules`` are the ids of the rules that matched, heaviest first; ``counts`` how many
-    times each matched (in the view where it matched most); ``encodings`` the kinds of
-    encoded payload that contained a match. No matched text is kept.
+    ``rules`` are the ids of the rules that matched, heaviest first (``model.injection``
+    first when the learned screen alone reaches ``medium``); ``counts`` how many times
+    each matched (in the view where it matched most); ``encodings`` the kinds of encoded
+    payload that contained a match. ``probability`` is the learned screen's (``None``
+    when it is off), ``rules_score`` the rules' score after context and veto,
+    ``contexts`` what weakened rules (``quoted``, ``translation``, ``about_prompts``,
+    ``fiction``), ``profile`` the profile screened for. No matched text is kept.
     """
 
     risk: Risk
@@ -144,6 +186,10 @@ class ScreenResult:
     rules: tuple[str, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)
     encodings: tuple[str, ...] = ()
+    probability: float | None = None
+    rules_score: float = 0.0
+    contexts: tuple[str, ...] = ()
+    profile: str = "prompt"
 
     @property
     def matched(self) -> bool:
@@ -162,6 +208,10 @@ class ScreenResult:
             "rules": list(self.rules),
             "counts": dict(self.counts),
             "encodings": list(self.encodings),
+            "probability": None if self.probability is None else round(self.probability, 4),
+            "rules_score": round(self.rules_score, 4),
+            "contexts": list(self.contexts),
+            "profile": self.profile,
         }
 
 
@@ -197,13 +247,16 @@ class _RuleSet:
 
 
 class Screener:
-    """A compiled rule set. Build once (it compiles RE2 sets), screen many texts.
+    """A compiled rule set and the learned screen. Build once (it compiles RE2 sets),
+    screen many texts.
 
     ``rules`` defaults to :data:`guardfn.screening.patterns.RULES`; a later rule with
-    the id of an earlier one replaces it; rules of weight 0 are dropped.
+    the id of an earlier one replaces it; rules of weight 0 are dropped. ``model`` is
+    the learned screen: ``"default"`` (the shipped model, read on first use), a
+    :class:`guardfn.screening.model.Model`, or ``None`` for the rules alone.
     """
 
-    def __init__(self, rules: Iterable[Rule] | None = None) -> None:
+    def __init__(self, rules: Iterable[Rule] | None = None, *, model: Model | Literal["default"] | None = "default") -> None:
         by_id: dict[str, Rule] = {}
         for rule in RULES if rules is None else rules:
             if not isinstance(rule, Rule):
@@ -222,23 +275,114 @@ class Screener:
         groups.append(("encoded", _ANY_ENCODED_PATTERN))
         self._gate = JoinedGate.build([pattern for _, pattern in groups], 256 << 20)
         self._gate_groups = [group for group, _ in groups]
+        self._model_spec = model
 
-    def screen(self, text: str, *, decode: bool = True) -> ScreenResult:
-        """Screen ``text``: match every view, decode encoded payloads and screen them too."""
-        counts = self._screen(text, depth=0 if decode else MAX_DEPTH)
-        return self._result(counts)
+    @property
+    def model(self) -> Model | None:
+        """The learned screen (the shipped model is read on first use), or ``None``."""
+        if self._model_spec == "default":
+            from guardfn.screening.model import default_model
+
+            self._model_spec = default_model()
+        return self._model_spec
+
+    def screen(
+        self, text: str, *, decode: bool = True, profile: Profile = "prompt", use_model: bool = True
+    ) -> ScreenResult:
+        """Screen ``text`` for ``profile`` (``"prompt"``: the user's request;
+        ``"untrusted"``: data such as a document or tool result): match every view,
+        decode encoded payloads and screen them too, weigh rules in context, score the
+        readings with the learned screen and fuse (see the module docstring).
+        ``use_model=False`` screens with the rules alone."""
+        if profile not in ("prompt", "untrusted"):
+            raise ValueError(f"unknown screening profile {profile!r}; choose 'prompt' or 'untrusted'")
+        v, counts, payloads = self._analyse(text, decode)
+        model = self.model if use_model else None
+        probability = None
+        if model is not None:
+            probability = max(model.probability(r) for r in readings_of(v, payloads))
+        damped: set[str] = set()
+        contexts: tuple[str, ...] = ()
+        if counts:
+            damped, contexts = self._in_context(text, v, counts)
+        return self._result(counts, damped, contexts, probability, profile, v)
+
+    def readings(self, text: str) -> list[str]:
+        """The texts the learned screen scores for ``text`` (see
+        :func:`guardfn.screening.readings.readings_of`)."""
+        v, _, payloads = self._analyse(text, True)
+        return readings_of(v, payloads)
 
     # -- internals -------------------------------------------------------------------
 
-    def _result(self, counts: dict[str, int]) -> ScreenResult:
-        if not counts:
-            return CLEAN
+    def _analyse(self, text: str, decode: bool) -> tuple[Views, dict[str, int], list[str]]:
+        """The views of ``text``, the rule counts and the decoded payloads (top level)."""
+        v = views(text)
+        payloads: list[str] = []
+        counts = self._screen(text, depth=0 if decode else MAX_DEPTH, v=v, sink=payloads)
+        return v, counts, payloads
+
+    def _in_context(self, text: str, v: Views, counts: dict[str, int]) -> tuple[set[str], tuple[str, ...]]:
+        """The rules a context weakens and the contexts found (see :mod:`guardfn.screening.context`)."""
+        damped: set[str] = set()
+        found: list[str] = []
+        stripped = context.unquoted(text)
+        if stripped is not None:
+            outside = self._screen(stripped, depth=MAX_DEPTH)
+            inside = {rid for rid in counts if rid not in outside and rid in self.rules}
+            if inside:
+                damped |= inside
+                found.append("translation" if context.is_translation(v.texts[0]) else "quoted")
+        topics = set(context.topics(v.texts[0]))
+        if context.is_code(v.plain):
+            topics.add("code")
+        for topic in sorted(topics):
+            hit = {rid for rid in context.DAMPED[topic] if rid in counts}
+            if hit:
+                damped |= hit
+                found.append(topic)
+        return damped, tuple(found)
+
+    def _result(
+        self,
+        counts: dict[str, int],
+        damped: set[str] | None = None,
+        contexts: tuple[str, ...] = (),
+        probability: float | None = None,
+        profile: str = "prompt",
+        v: Views | None = None,
+    ) -> ScreenResult:
+        damped = damped or set()
         weights = {rid: (self.rules.get(rid) or SYNTHETIC[rid]).weight for rid in counts}
-        score = 1.0 - math.prod(1.0 - w for w in weights.values())
+        free = 1.0 - math.prod(1.0 - w for rid, w in weights.items() if rid not in damped)
+        weak = context.FACTOR * (1.0 - math.prod(1.0 - w for rid, w in weights.items() if rid in damped))
+        rules_score = 1.0 - (1.0 - free) * (1.0 - weak) if counts else 0.0
+        score = rules_score
+        counts = dict(counts)
+        if probability is not None and self.model is not None:
+            thresholds = self.model.thresholds_for(profile)
+            vetoable = rules_score >= MEDIUM_AT and probability < thresholds.veto
+            allowed = vetoable and v is not None and may_veto(v.raw, v.texts[0])
+            score, rules_score, model_score = fuse(rules_score, probability, thresholds, allowed)
+            if model_score >= MEDIUM_AT:
+                counts[MODEL_RULE.id] = 1
+                weights[MODEL_RULE.id] = 2.0 if model_score >= rules_score else MODEL_RULE.weight
+        if not counts:
+            return ScreenResult(risk="low", score=round(score, 6), probability=probability, profile=profile)
         score = round(min(score, 1.0), 6)
         ordered = tuple(sorted(counts, key=lambda rid: (-weights[rid], rid)))
         encodings = tuple(kind for kind, rule in ENCODED.items() if rule.id in counts)
-        return ScreenResult(risk=risk_for(score), score=score, rules=ordered, counts=dict(counts), encodings=encodings)
+        return ScreenResult(
+            risk=risk_for(score),
+            score=score,
+            rules=ordered,
+            counts=counts,
+            encodings=encodings,
+            probability=probability,
+            rules_score=round(min(rules_score, 1.0), 6),
+            contexts=contexts,
+            profile=profile,
+        )
 
     def _match_texts(self, texts: Iterable[str]) -> tuple[dict[str, int], set[str]]:
         """Rule counts over the lower-case views, and the ids matched in the first view."""
@@ -271,13 +415,19 @@ class Screener:
             parts.append(v.raw)
         return frozenset(self._gate_groups[index] for index in self._gate.hits(parts))
 
-    def _screen(self, text: str, depth: int) -> dict[str, int]:
-        v = views(text)
+    def _screen(self, text: str, depth: int, v: Views | None = None, sink: list[str] | None = None) -> dict[str, int]:
+        if v is None:
+            v = views(text)
         # depth 0 also screens the whole text read as ROT13 and backwards (see below)
         readings: tuple[str, str] | None = None
+        joined: str | None = None
+        hidden: tuple[bool, bool] = (False, False)
         if depth == 0:
             readings = (v.texts[0].translate(ROT13), v.texts[0][::-1])
-            passes = self._gated(v, readings)
+            joined = despaced(v.plain)
+            hidden = (reads_better(readings[0], v.texts[0]), reads_better(readings[1], v.texts[0]))
+            # spaced-out or hidden text is screened in full (the gate sees neither)
+            passes = ALL_PASSES if joined is not None or any(hidden) else self._gated(v, readings)
             if not passes:
                 return {}
         else:
@@ -302,15 +452,29 @@ class Screener:
         if "encoded" in passes and _ANY_ENCODED(v.plain):
             payloads.extend(_decoded_payloads(v.plain))
         for kind, payload in payloads:
-            inner = self._screen(payload, depth + 1)
+            if sink is not None:
+                sink.append(payload)
+            inner = self._screen(payload, depth + 1, sink=sink)
             _merge(counts, inner, ENCODED[kind].id)
+        if depth == 0 and joined is not None:
+            if sink is not None:
+                sink.append(joined)
+            inner = self._screen(joined, depth + 1)
+            _merge(counts, {r: n for r, n in inner.items() if r not in counts}, OBFUSCATED.id)
         if readings is not None and "text" in passes:
-            # the whole text read as ROT13 and backwards; these readings only count for
-            # rules strong enough to matter alone that the text did not match as written
-            for kind, reading in zip(("rot13", "reversed"), readings, strict=True):
-                inner, _ = self._match_texts([reading])
-                inner = {r: n for r, n in inner.items() if self.rules[r].weight >= MEDIUM_AT and r not in counts}
-                _merge(counts, inner, ENCODED[kind].id)
+            # the whole text read as ROT13 and backwards: screened in full when the text
+            # reads as English only that way (it was written so to hide it); otherwise
+            # only rules strong enough to matter alone count, and only new ones
+            for kind, reading, is_hidden in zip(("rot13", "reversed"), readings, hidden, strict=True):
+                if is_hidden:
+                    unhidden = v.plain.translate(ROT13) if kind == "rot13" else v.plain[::-1]  # case kept
+                    if sink is not None:
+                        sink.append(unhidden)
+                    inner = self._screen(unhidden, depth + 1, sink=sink)
+                else:
+                    inner, _ = self._match_texts([reading])
+                    inner = {r: n for r, n in inner.items() if self.rules[r].weight >= MEDIUM_AT}
+                _merge(counts, {r: n for r, n in inner.items() if r not in counts}, ENCODED[kind].id)
         return counts
 
 
@@ -323,7 +487,7 @@ def _merge(counts: dict[str, int], inner: dict[str, int], marker: str) -> None:
 
 
 def _printable_text(data: bytes) -> str | None:
-    """``data`` as text when it is mostly readable UTF-8 with some letters, else None."""
+    """``data`` as text when it is mostly readable UTF-8, half of it letters or digits, else None."""
     if len(data) < 6:
         return None
     try:
@@ -333,7 +497,7 @@ def _printable_text(data: bytes) -> str | None:
     printable = len(text)
     if not text.isprintable():
         printable = sum(map(str.isprintable, text)) + text.count("\n") + text.count("\r") + text.count("\t")
-    letters = sum(map(str.isalpha, text))
+    letters = sum(map(str.isalnum, text))
     if len(text) < 8 or printable < 0.95 * len(text) or letters < 0.5 * len(text):
         return None
     return text
@@ -475,22 +639,63 @@ def default_screener() -> Screener:
     return Screener()
 
 
-def screen(text: str) -> ScreenResult:
-    """Screen ``text`` with the built-in rules: risk, score and matched rule ids."""
-    return default_screener().screen(text)
+def screen(text: str, *, profile: Profile = "prompt") -> ScreenResult:
+    """Screen ``text`` with the built-in rules and the shipped model: risk, score,
+    matched rule ids and the model's probability."""
+    return default_screener().screen(text, profile=profile)
 
 
 __all__ = [
     "ENCODED",
     "HIGH_AT",
     "MEDIUM_AT",
+    "MODEL_RULE",
     "OBFUSCATED",
     "RISK_LEVELS",
+    "Profile",
     "Risk",
     "ScreenResult",
     "Screener",
     "default_screener",
+    "fuse",
+    "is_english",
+    "may_veto",
+    "model_readings",
     "risk_at_least",
     "risk_for",
     "screen",
 ]
+
+
+def model_readings(text: str) -> list[str]:
+    """The texts the learned screen scores for ``text`` (see
+    :func:`guardfn.screening.readings.readings_of`): its views, decoded payloads
+    (one level) and hidden ROT13 / reversed readings."""
+    return default_screener().readings(text)
+
+
+def fuse(rules_score: float, probability: float, thresholds: Thresholds, allowed: bool) -> tuple[float, float, float]:
+    """Fuse the rules' score with the model's probability under a profile's thresholds:
+    ``(score, rules_score after the veto, model_score)`` (see the module docstring).
+    ``allowed``: whether the model may overrule the rules on this text (:func:`may_veto`)."""
+    model_score = thresholds.score(probability)
+    if rules_score >= MEDIUM_AT and probability < thresholds.veto and allowed:
+        rules_score = min(rules_score, VETO_CAP)
+    return max(model_score, rules_score), rules_score, model_score
+
+
+def may_veto(text: str, folded: str) -> bool:
+    """Whether the model may overrule the rules on ``text`` (``folded``: its folded view):
+    a short request (at most :data:`VETO_MAX_CHARS`) in English. In a longer text a rule
+    may see an instruction planted in a small part of it that the model's window dilutes;
+    in other languages the model knows too little."""
+    return len(text) <= VETO_MAX_CHARS and is_english(folded)
+
+
+def is_english(folded: str) -> bool:
+    """Whether a folded text reads as English: at least :data:`ENGLISH_SHARE` of its
+    words are common English words (the model was trained mostly on English, so it
+    overrules the rules only there)."""
+    words = folded.split()
+    return bool(words) and sum(1 for w in words if w in STOPWORDS) >= ENGLISH_SHARE * len(words)
+

@@ -213,7 +213,8 @@ RULES: tuple[Rule, ...] = (
         r"response|responses|persona)\b|\bstrive to avoid norms\b|\bmongo tom\b|\bantigpt\b|\banti-gpt\b|\bbasedgpt\b"
         r"|\bevil confidant\b|\balways intelligent and machiavellian\b|\bchatgpt with dan\b|\bjailbreak(?:ed)? mode\b"
         r"|\bopposite mode\b|\bunrestricted mode\b|\bunfiltered mode\b|\bevil mode\b|\bchaos mode\b|\bdude mode\b"
-        r"|\bstan mode\b|\bnsfw mode\b|\bsudo mode\b|\bdevmode\b|\[🔓 ?jailbreak\]|\[🔒 ?classic\]|🔓|🔒 ?normal",
+        r"|\bstan mode\b|\bnsfw mode\b|\bsudo mode\b|\bdevmode\b|\[🔓 ?jailbreak\]|\[🔒 ?classic\]|🔓 ?(?:jailbreak|jailbroken|developer mode|dev mode|unleashed|dan\b|unfiltered)"
+        r"|🔒 ?normal",
     ),
     Rule(
         "persona.jailbreak_word",
@@ -437,6 +438,15 @@ RULES: tuple[Rule, ...] = (
         r"configuration|system|initial|orders|training data|constraints|guardrails)\b"
         r"|\bwhat (?:are|were|is) your (?:exact |full |original |initial |current |real |actual |specific )?"
         r"(?:instructions|directives|guidelines|rules|orders|prompt|programming|constraints|configuration)\b",
+    ),
+    Rule(
+        "extract.list_rules",
+        "asks to list or recite your rules, guidelines or instructions (as such, not rules for something)",
+        0.6,
+        r"\b(?:list|enumerate|recite|itemi[sz]e|number|spell out|bullet-point|go through)\b (?:me )?(?:all |every |each )?"
+        r"(?:(?:one )?of )?your (?:own |current |exact |secret |hidden |internal )?(?:rules|guidelines|instructions|"
+        r"directives|restrictions|constraints|guardrails)(?: ?[.,!?;:)]|$| (?:word for word|verbatim|exactly|in full|"
+        r"one by one|numbered|as a (?:numbered |bulleted )?list|in a (?:numbered |bulleted )?list|please|now|here))",
     ),
     Rule(
         "extract.told",
