@@ -91,6 +91,7 @@ REQUIRED_STAGES: dict[str, Callable[[Settings], bool]] = {
     "limits": lambda s: bool(s.limits),
     "pii": lambda s: s.pii != "off",
     "injection": lambda s: s.injection != "off",
+    "judge": lambda s: bool(s.injection_judge or s.output_policy),
     "secrets": lambda s: s.secrets != "off",
     "schema": lambda s: s.schema_ is not None,
     "tools": lambda s: bool(s.tools),

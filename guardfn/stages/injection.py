@@ -128,7 +128,7 @@ def _screen(call: Call) -> None:
     settings = call.settings
     band = settings.injection_judge_band if settings.injection_judge else None
     screened: list[tuple[TextRef, ScreenResult]] = []
-    pending: list[tuple[TextRef, ScreenResult]] = call.state.setdefault(PENDING, [])
+    pending: list[tuple[TextRef, ScreenResult]] = []
     for ref in call.texts(new=True, arguments=False):
         if ref.role not in ("user", "tool") and not ref.untrusted:
             continue  # the system prompt and the model's own turns are not user input
@@ -138,6 +138,8 @@ def _screen(call: Call) -> None:
         else:
             screened.append((ref, result))
     _record_state(call, screened + pending)
+    if pending:
+        call.state[PENDING] = pending
     for ref, result in screened:
         decide(call, ref, result)
 
@@ -157,19 +159,21 @@ def _record_state(call: Call, results: list[tuple[TextRef, ScreenResult]]) -> No
     }
 
 
-def decide(call: Call, ref: TextRef, result: ScreenResult, attack: bool | None = None) -> None:
+def decide(call: Call, ref: TextRef, result: ScreenResult, judged: dict[str, Any] | None = None) -> None:
     """Act on one screened text: refuse (``"block"``), quarantine a tool result, or record.
 
-    ``attack`` is the judge's verdict; ``None`` decides locally (a rule matched and the risk is
-    at or above the level of the text's profile, :func:`block_level`).
+    ``judged`` is the judge's verdict (``injection``, ``category``, ``confidence``, ``cached``),
+    which decides; without one the text is decided locally (a rule matched and the risk is at
+    or above the level of the text's profile, :func:`block_level`).
     """
     settings = call.settings
+    attack = None if judged is None else bool(judged["injection"])
     hit = result.at_least(block_level(settings, profile_of(ref))) if attack is None else attack
     rules = list(result.rules) or ([JUDGED_RULE] if attack else [])
-    judged = {} if attack is None else {"judge": "injection" if attack else "clean"}
+    verdict_detail: dict[str, Any] = {} if judged is None else {"judge": judged}
     if ref.role == "tool":
         if hit:
-            _quarantine(call, ref, result, rules, judged)
+            _quarantine(call, ref, result, rules, verdict_detail)
         return
     if not rules:
         return
@@ -189,7 +193,7 @@ def decide(call: Call, ref: TextRef, result: ScreenResult, attack: bool | None =
                     "probability": result.probability,
                     "contexts": list(result.contexts),
                     "profile": result.profile,
-                    **judged,
+                    **verdict_detail,
                 },
             )
         )
@@ -212,7 +216,7 @@ def decide(call: Call, ref: TextRef, result: ScreenResult, attack: bool | None =
 
 
 def _quarantine(
-    call: Call, ref: TextRef, result: ScreenResult, rules: list[str], judged: dict[str, str]
+    call: Call, ref: TextRef, result: ScreenResult, rules: list[str], verdict_detail: dict[str, Any]
 ) -> None:
     """A tool result is untrusted data: instructions in it are quarantined, refused or flagged
     per ``tool_output_injection``."""
@@ -228,7 +232,7 @@ def _quarantine(
             count=len(rules),
             score=result.score,
             blocked=policy == "block",
-            detail={"risk": result.risk, "rules": rules[:10], "tool": message.name, "action": policy, **judged},
+            detail={"risk": result.risk, "rules": rules[:10], "tool": message.name, "action": policy, **verdict_detail},
         )
     )
     if policy == "block":

@@ -27,6 +27,7 @@ from guardfn.errors import ConfigurationError, GuardrailViolation
 from guardfn.hookspecs import hookimpl
 from guardfn.judge import Question, describe, judge_options
 from guardfn.settings import Settings, build_settings
+from guardfn.stages import injection
 
 NAME = "judge"
 clock = time.time
@@ -62,6 +63,33 @@ def guardfn_configure(settings: Settings) -> None:
         build_settings({}, judge_options(settings, kind))
 
 
+@hookimpl
+def guardfn_screen_input(call: Call) -> Any:
+    """Runs right after the ``injection`` stage: asks the judge about each text the stage left
+    in its grey zone and hands each verdict to :func:`guardfn.stages.injection.decide`, which
+    refuses, quarantines or flags as for a clear case. A judge that cannot answer (provider
+    down, budget spent) fails the call: an unjudged suspect text is not sent."""
+    pending = call.state.pop(injection.PENDING, None)
+    if not pending:
+        return None
+    questions = [Question(call, "injection_judge", ref.text) for ref, _ in pending]
+    if call.is_async:
+        return _judge_async(call, pending, questions)
+    for (ref, result), question in zip(pending, questions, strict=True):
+        injection.decide(call, ref, result, _verdict(*question.answer_sync(clock())))
+    return None
+
+
+async def _judge_async(call: Call, pending: list[Any], questions: list[Question]) -> None:
+    for (ref, result), question in zip(pending, questions, strict=True):
+        injection.decide(call, ref, result, _verdict(*await question.answer_async(clock())))
+
+
+def _verdict(verdict: Any, cached: bool) -> dict[str, Any]:
+    """A verdict as finding detail (booleans, a category, a confidence, whether cached: no text)."""
+    return {**describe(verdict), "cached": cached}
+
+
 @hookimpl(trylast=True)
 def guardfn_check_output(call: Call, response: Response) -> Any:
     """Runs after each answer (after the schema and output rules): asks the judge whether the
@@ -94,7 +122,7 @@ def _decide(call: Call, verdicts: list[tuple[Any, bool]]) -> None:
                 kind="output_policy",
                 rule=f"output_policy[{index}]",
                 blocked=violated and call.settings.on_violation != "flag",
-                detail={**describe(verdict), "cached": cached},
+                detail=_verdict(verdict, cached),
             )
         )
     if broken and call.settings.on_violation != "flag":
