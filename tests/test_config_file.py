@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import guardfn
 from guardfn import ConfigurationError, guarded_llm
 from guardfn.cli import main as cli
+from guardfn.errors import HardcodedKeyWarning
 
 KEY = "sk-test-config-file-000000000wxyz"
 
@@ -117,7 +118,8 @@ def test_guardfn_config_shows_every_value_and_its_source_without_secrets(
     monkeypatch.setenv("GUARDFN_TIMEOUT", "9")
     monkeypatch.syspath_prepend(str(project / "src" / "app"))
     sys.modules.pop("app_module", None)
-    result = CliRunner().invoke(cli, ["config", "app_module:answer", "--json"])
+    with pytest.warns(HardcodedKeyWarning):  # the literal key is the point here: it must come out masked
+        result = CliRunner().invoke(cli, ["config", "app_module:answer", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     settings = report["settings"]
