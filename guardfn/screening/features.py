@@ -57,6 +57,18 @@ def _capacity(n: int) -> int:
     return 1 << max(10, (n - 1).bit_length())
 
 
+@functools.lru_cache(maxsize=512)
+def _char_spans(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a padded text of ``n`` bytes: the start and end offsets of every character
+    n-gram (all 3-grams, then 4-grams, then 5-grams) and each one's salt (cached per length,
+    so a short text costs a handful of numpy calls)."""
+    counts = [n - k + 1 for k in CHAR_NGRAMS if n >= k]
+    starts = np.concatenate([np.arange(c) for c in counts])
+    lengths = np.repeat(np.array(CHAR_NGRAMS[: len(counts)], dtype=np.intp), counts)
+    salts = np.repeat(np.array([_SALT_CHAR[k] for k in CHAR_NGRAMS[: len(counts)]], dtype=np.uint64), counts)
+    return starts, starts + lengths, salts
+
+
 def positions_and_buckets(text: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """The byte offset and bucket number of every feature of ``text`` (see the module
     docstring), as two arrays of the same length (never empty: an empty text has the
@@ -67,33 +79,27 @@ def positions_and_buckets(text: str, bits: int) -> tuple[np.ndarray, np.ndarray]
     n = len(data)
     raw = np.frombuffer(data, dtype=np.uint8)
     up, down = _powers(_capacity(n + 1))
+    starts, ends, salts = _char_spans(n) if n <= 4096 else _char_spans.__wrapped__(n)
     with np.errstate(over="ignore"):
-        prefix = np.empty(n + 1, dtype=np.uint64)
-        prefix[0] = 0
-        np.cumsum(raw.astype(np.uint64) * up[:n], out=prefix[1:])
-        parts = []
-        where = []
-        for k in CHAR_NGRAMS:
-            if n < k:
-                continue
-            count = n - k + 1
-            h = (prefix[k : k + count] - prefix[:count]) * down[:count]
-            parts.append(h ^ _SALT_CHAR[k])
-            where.append(np.arange(count))
-        # words: runs of word bytes
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(np.multiply(raw, up[:n], dtype=np.uint64), out=prefix[1:])
+        parts = [(prefix[ends] - prefix[starts]) * down[starts] ^ salts]
+        where = [starts]
+        # words: runs of word bytes (the padding is a space at either end, so runs alternate
+        # start, end, start, end ...)
         is_word = _WORD_BYTE[raw]
-        edges = np.flatnonzero(np.diff(is_word.view(np.int8), prepend=0, append=0))
-        starts, ends = edges[0::2], edges[1::2]
-        if len(starts):
-            words = (prefix[ends] - prefix[starts]) * down[starts]
+        edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1
+        word_starts, word_ends = edges[0::2], edges[1::2]
+        if len(word_starts):
+            words = (prefix[word_ends] - prefix[word_starts]) * down[word_starts]
             parts.append(words ^ _SALT_WORD)
-            where.append(starts)
+            where.append(word_starts)
             if len(words) > 1:
                 parts.append((words[:-1] * _PAIR_MULT + words[1:]) ^ _SALT_PAIR)
-                where.append(starts[:-1])
-        hashes = np.concatenate(parts)
+                where.append(word_starts[:-1])
+        hashes = np.concatenate(parts) if len(parts) > 1 else parts[0]
         buckets = (hashes * _MIX) >> np.uint64(64 - bits)
-    return np.concatenate(where), buckets.astype(np.intp)
+    return (np.concatenate(where) if len(where) > 1 else where[0]), buckets.astype(np.intp)
 
 
 def buckets(text: str, bits: int) -> np.ndarray:
@@ -107,11 +113,14 @@ def chunked(text: str, bits: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     Each bucket counts once per chunk, so a run of dashes or a repeated phrase weighs
     no more than one occurrence."""
     positions, found = positions_and_buckets(text, bits)
-    keys = np.sort((positions // stride) << bits | found)
+    one_chunk = 4 * len(text) + 2 < stride  # every byte offset is below the stride: skip the chunk numbers
+    keys = np.sort(found if one_chunk else (positions // stride) << bits | found)
     distinct = np.empty(len(keys), dtype=bool)
     distinct[0] = True
     np.not_equal(keys[1:], keys[:-1], out=distinct[1:])
     keys = keys[distinct]
+    if one_chunk:
+        return np.zeros(len(keys), dtype=np.intp), keys
     return keys >> bits, keys & ((1 << bits) - 1)
 
 

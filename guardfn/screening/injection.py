@@ -55,7 +55,7 @@ from guardfn.screening import context
 from guardfn.screening.gates import JoinedGate, presence_test
 from guardfn.screening.normalize import ROT13, Views, views
 from guardfn.screening.patterns import RULES, Rule
-from guardfn.screening.readings import STOPWORDS, despaced, readings_of, reads_better
+from guardfn.screening.readings import STOPWORDS, despaced, hidden_flags, readings_of
 
 if TYPE_CHECKING:
     from guardfn.screening.model import Model, Thresholds
@@ -421,11 +421,11 @@ class Screener:
         # depth 0 also screens the whole text read as ROT13 and backwards (see below)
         readings: tuple[str, str] | None = None
         joined: str | None = None
-        hidden: tuple[bool, bool] = (False, False)
+        hidden: tuple[bool, ...] = (False, False)
         if depth == 0:
             readings = (v.texts[0].translate(ROT13), v.texts[0][::-1])
             joined = despaced(v.plain)
-            hidden = (reads_better(readings[0], v.texts[0]), reads_better(readings[1], v.texts[0]))
+            hidden = hidden_flags(readings, v.texts[0])
             # spaced-out or hidden text is screened in full (the gate sees neither)
             passes = ALL_PASSES if joined is not None or any(hidden) else self._gated(v, readings)
             if not passes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import repeat
 
 from guardfn.screening.normalize import ROT13, Views, views
 
@@ -29,26 +30,41 @@ backwards was written that way to hide it."""
 
 
 def _hits(words: list[str]) -> int:
-    return sum(1 for w in words if w.strip(_PUNCTUATION) in STOPWORDS)
+    """How many of ``words`` (punctuation at either end stripped) are common English words."""
+    return sum(map(STOPWORDS.__contains__, map(str.strip, words, repeat(_PUNCTUATION))))
 
 
-def reads_better(reading: str, base: str) -> bool:
-    """Whether ``reading`` (``base`` read as ROT13 or backwards) reads as English clearly
-    better than ``base`` does, that is ``base`` was written that way to hide it."""
+def _hiding_candidate(base: str) -> tuple[int, int] | None:
+    """``(words, common words)`` of ``base`` when it could be hiding English (three or more
+    words, fewer than one in five common); None for ordinary text."""
     words = base.split()
     if len(words) < 3:
-        return False
+        return None
     plain = _hits(words)
-    if plain * 5 >= len(words):  # ordinary English: one word in five or more is common
-        return False
-    hits = _hits(reading.split())
-    return hits >= 2 and hits * 6 >= len(words) and hits > 2 * plain
+    return None if plain * 5 >= len(words) else (len(words), plain)
+
+
+def hidden_flags(readings: Iterable[str], base: str) -> tuple[bool, ...]:
+    """For each of ``readings`` (``base`` read as ROT13 or backwards): whether it reads as
+    English clearly better than ``base`` does, that is ``base`` was written that way to hide it."""
+    candidate = _hiding_candidate(base)
+    if candidate is None:
+        return tuple(False for _ in readings)
+    words, plain = candidate
+    flags = []
+    for reading in readings:
+        hits = _hits(reading.split())
+        flags.append(hits >= 2 and hits * 6 >= words and hits > 2 * plain)
+    return tuple(flags)
 
 
 def hidden_readings(base: str) -> list[str]:
     """The ROT13 and reversed readings of ``base`` (a folded view) that read as English
-    clearly better than ``base`` does (none for ordinary text)."""
-    return [r for r in (base.translate(ROT13), base[::-1]) if reads_better(r, base)]
+    clearly better than ``base`` does (none for ordinary text, which is not even decoded)."""
+    if _hiding_candidate(base) is None:
+        return []
+    readings = (base.translate(ROT13), base[::-1])
+    return [r for r, hidden in zip(readings, hidden_flags(readings, base), strict=True) if hidden]
 
 
 def despaced(plain: str) -> str | None:
@@ -83,4 +99,4 @@ def readings_of(v: Views, payloads: Iterable[str]) -> list[str]:
     return out
 
 
-__all__ = ["MAX_PAYLOADS", "STOPWORDS", "despaced", "hidden_readings", "readings_of", "reads_better"]
+__all__ = ["MAX_PAYLOADS", "STOPWORDS", "despaced", "hidden_flags", "hidden_readings", "readings_of"]
