@@ -145,7 +145,7 @@ def _parse(archive: Any) -> Model:
             f"the injection model was trained with features version {header.get('features_version')}, "
             f"this guardfn computes version {FEATURES_VERSION}: retrain it (python -m guardfn.screening.train)"
         )
-    weights = archive["weights"].astype(np.float32)
+    weights = archive["weights"]  # float16: half the memory; sums are taken in float64
     if len(weights) != 1 << header["bits"]:
         raise ValueError("the injection model's weights do not match its hash size")
     thresholds = {
