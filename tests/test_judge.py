@@ -148,15 +148,19 @@ def in_band(text: str, profile: str = "prompt") -> bool:
     return 0.35 <= default_screener().screen(text, profile=profile).score < 0.8  # type: ignore[arg-type]
 
 
-def screened(server: FakeLLMServer, **options: Any) -> Any:
+def screened(server: FakeLLMServer, is_async: bool = False, **options: Any) -> Any:
+    """A guarded assistant whose grey-zone prompts go to the judge (sync, or async)."""
     options.setdefault("store", "memory://judge-injection")
+    guard = guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY,
+                        injection_judge="gpt-4o-mini", **options)  # fmt: skip
 
-    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY,
-                 injection_judge="gpt-4o-mini", **options)  # fmt: skip
     def assistant(user_id: str, prompt: Any) -> Any:
         return prompt
 
-    return assistant
+    async def assistant_async(user_id: str, prompt: Any) -> Any:
+        return prompt
+
+    return guard(assistant_async if is_async else assistant)
 
 
 @pytest.mark.parametrize("is_async", [False, True])
@@ -165,11 +169,12 @@ async def test_a_grey_text_the_judge_calls_an_injection_is_refused_before_the_mo
 ) -> None:
     assert in_band(GREY)
     server.reply('{"injection": true, "category": "override", "confidence": 0.9}')
+    assistant = screened(server, is_async, store=f"memory://judge-grey-{is_async}")
     with pytest.raises(InjectionDetected) as info:
         if is_async:
-            await _async_twin(server, "memory://judge-grey-async")("u-1", GREY)
+            await assistant("u-1", GREY)
         else:
-            screened(server, store="memory://judge-grey")("u-1", GREY)
+            assistant("u-1", GREY)
     assert "confirmed by the injection judge" in str(info.value) and GREY not in str(info.value)
     (judge_request,) = server.requests  # the judge only: the function's own call never went out
     assert judge_request.body["response_format"]["json_schema"]["name"] == "InjectionVerdict"
@@ -178,15 +183,6 @@ async def test_a_grey_text_the_judge_calls_an_injection_is_refused_before_the_mo
     assert finding.blocked and finding.detail["judge"]["category"] == "override"
     assert finding.detail["judge"]["cached"] is False
     assert any(c.function.endswith(".injection_judge") for c in calls)
-
-
-def _async_twin(server: FakeLLMServer, store: str) -> Any:
-    @guarded_llm(model="gpt-4o-mini", base_url=server.openai_base_url, api_key=lambda: KEY,
-                 injection_judge="gpt-4o-mini", store=store)  # fmt: skip
-    async def assistant(user_id: str, prompt: Any) -> Any:
-        return prompt
-
-    return assistant
 
 
 def test_a_grey_text_the_judge_clears_is_sent_and_the_verdict_is_cached(server: FakeLLMServer) -> None:
