@@ -47,7 +47,10 @@ def _hiding_candidate(base: str) -> tuple[int, int] | None:
 def hidden_flags(readings: Iterable[str], base: str) -> tuple[bool, ...]:
     """For each of ``readings`` (``base`` read as ROT13 or backwards): whether it reads as
     English clearly better than ``base`` does, that is ``base`` was written that way to hide it."""
-    candidate = _hiding_candidate(base)
+    return _flags(readings, _hiding_candidate(base))
+
+
+def _flags(readings: Iterable[str], candidate: tuple[int, int] | None) -> tuple[bool, ...]:
     if candidate is None:
         return tuple(False for _ in readings)
     words, plain = candidate
@@ -61,10 +64,11 @@ def hidden_flags(readings: Iterable[str], base: str) -> tuple[bool, ...]:
 def hidden_readings(base: str) -> list[str]:
     """The ROT13 and reversed readings of ``base`` (a folded view) that read as English
     clearly better than ``base`` does (none for ordinary text, which is not even decoded)."""
-    if _hiding_candidate(base) is None:
+    candidate = _hiding_candidate(base)
+    if candidate is None:
         return []
     readings = (base.translate(ROT13), base[::-1])
-    return [r for r, hidden in zip(readings, hidden_flags(readings, base), strict=True) if hidden]
+    return [r for r, hidden in zip(readings, _flags(readings, candidate), strict=True) if hidden]
 
 
 def despaced(plain: str) -> str | None:
